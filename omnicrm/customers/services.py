@@ -1,0 +1,193 @@
+"""Every write to customer profiles: create, update, erase, identities, addresses, consent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from omnicrm.core.errors import Conflict, ValidationFailed
+from omnicrm.core.services import audit_log_write
+from omnicrm.customers.models import (
+    Address,
+    ConsentChannel,
+    ConsentStatus,
+    Customer,
+    Identity,
+    IdentityKind,
+)
+from omnicrm.customers.models import Consent, ConsentEvent
+from omnicrm.customers.normalize import normalize_email, normalize_identity, normalize_phone
+
+Actor = AbstractBaseUser | AnonymousUser | None
+
+PROFILE_FIELDS = ("name", "email", "phone", "language", "timezone", "country", "city")
+
+
+def _clean_profile(fields: dict[str, Any]) -> dict[str, Any]:
+    cleaned = {k: ("" if v is None else str(v).strip()) for k, v in fields.items()}
+    if cleaned.get("email"):
+        cleaned["email"] = normalize_email(cleaned["email"])
+    if cleaned.get("phone"):
+        cleaned["phone"] = normalize_phone(cleaned["phone"])
+    if cleaned.get("country"):
+        country = cleaned["country"].upper()
+        if len(country) != 2 or not country.isalpha():
+            raise ValidationFailed("country must be a two-letter ISO 3166 code", field="country")
+        cleaned["country"] = country
+    if len(cleaned.get("name", "")) > 200:
+        raise ValidationFailed("name is at most 200 characters", field="name")
+    return cleaned
+
+
+def _claim_identity(*, customer: Customer, kind: str, value: str, source: str) -> None:
+    existing = Identity.objects.filter(kind=kind, value=value).first()
+    if existing is None:
+        Identity.objects.create(customer=customer, kind=kind, value=value, source=source)
+    elif existing.customer_id != customer.pk:
+        raise Conflict(
+            f"{kind} {value} already belongs to customer {existing.customer.public_id}",
+            field=kind,
+            extra={"customer": existing.customer.public_id},
+        )
+
+
+def customer_create(
+    *,
+    name: str = "",
+    email: str = "",
+    phone: str = "",
+    language: str = "",
+    timezone_name: str = "",
+    country: str = "",
+    city: str = "",
+    source: str = "api",
+    actor: Actor = None,
+) -> Customer:
+    """Create a profile; its email and phone become identities, which must be free."""
+    fields = _clean_profile(
+        {"name": name, "email": email, "phone": phone, "language": language,
+         "timezone": timezone_name, "country": country, "city": city}
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        customer = Customer.objects.create(**fields, first_seen_at=now, last_seen_at=now)
+        for kind in (IdentityKind.EMAIL, IdentityKind.PHONE):
+            if fields[kind]:
+                _claim_identity(customer=customer, kind=kind, value=fields[kind], source=source)
+        audit_log_write(action="customer.create", object_type="customer",
+                        object_id=customer.public_id, actor=actor, data={"source": source})
+    return customer
+
+
+def customer_update(*, customer: Customer, data: dict[str, Any], actor: Actor = None) -> Customer:
+    """Change profile fields; a new email or phone is claimed as an identity."""
+    unknown = set(data) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValidationFailed(f"unknown field {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    if customer.erased_at:
+        raise Conflict("an erased customer cannot be changed")
+    fields = _clean_profile(data)
+    with transaction.atomic():
+        for kind in (IdentityKind.EMAIL, IdentityKind.PHONE):
+            if fields.get(kind) and fields[kind] != getattr(customer, kind):
+                _claim_identity(customer=customer, kind=kind, value=fields[kind], source="update")
+        changed = {k: v for k, v in fields.items() if getattr(customer, k) != v}
+        for key, value in changed.items():
+            setattr(customer, key, value)
+        if changed:
+            customer.save(update_fields=[*changed, "updated_at"])
+            audit_log_write(action="customer.update", object_type="customer",
+                            object_id=customer.public_id, actor=actor,
+                            data={"fields": sorted(changed)})
+    return customer
+
+
+def customer_erase(*, customer: Customer, actor: Actor = None) -> Customer:
+    """Right to erasure: personal data goes; orders stay (anonymous) for the books."""
+    if customer.erased_at:
+        return customer
+    with transaction.atomic():
+        customer.identities.all().delete()
+        customer.addresses.all().delete()
+        customer.consent_events.all().delete()
+        customer.consents.all().delete()
+        customer.reviews.update(title="", body="")
+        for key in PROFILE_FIELDS:
+            setattr(customer, key, "")
+        customer.erased_at = timezone.now()
+        customer.save()
+        audit_log_write(action="customer.erase", object_type="customer",
+                        object_id=customer.public_id, actor=actor)
+    return customer
+
+
+def identity_add(
+    *, customer: Customer, kind: str, value: str, verified: bool = False, source: str = "api",
+    actor: Actor = None,
+) -> Identity:
+    if kind not in IdentityKind.values:
+        raise ValidationFailed(f"unknown identity kind {kind!r}", field="kind")
+    normalized = normalize_identity(kind, value)
+    with transaction.atomic():
+        _claim_identity(customer=customer, kind=kind, value=normalized, source=source)
+        identity = Identity.objects.get(kind=kind, value=normalized)
+        if verified and not identity.verified:
+            identity.verified = True
+            identity.save(update_fields=["verified", "updated_at"])
+        audit_log_write(action="identity.add", object_type="customer",
+                        object_id=customer.public_id, actor=actor, data={"kind": kind})
+    return identity
+
+
+def address_add(*, customer: Customer, data: dict[str, Any], actor: Actor = None) -> Address:
+    allowed = {"kind", "line1", "line2", "city", "region", "postal_code", "country", "is_default"}
+    unknown = set(data) - allowed
+    if unknown:
+        raise ValidationFailed(f"unknown field {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    with transaction.atomic():
+        if data.get("is_default"):
+            customer.addresses.filter(kind=data.get("kind", "shipping"), is_default=True).update(
+                is_default=False
+            )
+        try:
+            address = Address.objects.create(customer=customer, **data)
+        except IntegrityError as exc:
+            raise Conflict("the customer already has a default address of that kind") from exc
+        audit_log_write(action="address.add", object_type="customer",
+                        object_id=customer.public_id, actor=actor)
+    return address
+
+
+def consent_set(
+    *,
+    customer: Customer,
+    channel: str,
+    status: str,
+    source: str = "",
+    occurred_at: datetime | None = None,
+    actor: Actor = None,
+) -> Consent:
+    """Record a consent decision; the history keeps every change with its source."""
+    if channel not in ConsentChannel.values:
+        raise ValidationFailed(f"unknown consent channel {channel!r}", field="channel")
+    if status not in ConsentStatus.values:
+        raise ValidationFailed(f"unknown consent status {status!r}", field="status")
+    when = occurred_at or timezone.now()
+    with transaction.atomic():
+        consent, _ = Consent.objects.select_for_update().get_or_create(
+            customer=customer, channel=channel, defaults={"status": status, "changed_at": when}
+        )
+        if consent.status != status or consent.changed_at != when:
+            consent.status = status
+            consent.changed_at = when
+            consent.save(update_fields=["status", "changed_at", "updated_at"])
+        ConsentEvent.objects.create(
+            customer=customer, channel=channel, status=status, source=source, occurred_at=when
+        )
+        audit_log_write(action="consent.set", object_type="customer", object_id=customer.public_id,
+                        actor=actor, data={"channel": channel, "status": status})
+    return consent
