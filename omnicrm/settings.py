@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "omnicrm.catalog",
     "omnicrm.orders",
     "omnicrm.reviews",
+    "omnicrm.analytics",
     "omnicrm.importers",
     "omnicrm.console",
 ]

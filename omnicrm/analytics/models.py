@@ -1,0 +1,1 @@
+"""Analytics owns no tables yet: its figures are computed from orders and customers."""
