@@ -68,3 +68,17 @@ class ConsolePermissions(models.Model):
             ("view_dashboard", "Can view dashboards"),
             ("manage_api_keys", "Can manage API keys"),
         ]
+
+
+class PeriodicJob(TimeStampedModel):
+    """When the scheduler last enqueued a periodic task; the row lock keeps two schedulers
+    from enqueueing the same run twice."""
+
+    name = models.CharField(max_length=100, unique=True)
+    last_enqueued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

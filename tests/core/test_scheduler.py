@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from omnicrm.core.models import PeriodicJob
+from omnicrm.core.scheduler import periodic_jobs, scheduler_tick
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_prune_job_is_registered_for_the_database_backend():
+    assert periodic_jobs()["core.task_results_prune"].every == timedelta(days=1)
+
+
+def test_a_due_job_is_enqueued_once_until_its_interval_passes():
+    start = timezone.now()
+
+    first = scheduler_tick(now=start)
+    again = scheduler_tick(now=start + timedelta(hours=23))
+    next_day = scheduler_tick(now=start + timedelta(days=1, seconds=1))
+
+    assert "core.task_results_prune" in first
+    assert "core.task_results_prune" not in again
+    assert "core.task_results_prune" in next_day
+    assert DBTaskResult.objects.filter(task_path__endswith="task_results_prune").count() == 2
+    assert PeriodicJob.objects.get(name="core.task_results_prune").last_enqueued_at == start + timedelta(
+        days=1, seconds=1
+    )
+
+
+def test_the_worker_runs_an_enqueued_job():
+    scheduler_tick()
+
+    call_command("worker", max_tasks=1)
+
+    result = DBTaskResult.objects.get(task_path__endswith="task_results_prune")
+    assert result.status == "SUCCESSFUL"
