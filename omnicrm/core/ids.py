@@ -1,9 +1,12 @@
-"""Public ids: a type prefix and an opaque random part (`cus_3k9d...`); integer keys stay internal."""
+"""Public ids: a type prefix and an opaque random part (`cus_3k9d...`).
+
+Integer keys stay internal; only public ids leave the database."""
 
 from __future__ import annotations
 
 import base64
 import secrets
+
 PREFIXES = {"cus", "prd", "ord", "rev", "cat", "key", "usr"}
 
 

@@ -69,6 +69,9 @@ class ConsolePermissions(models.Model):
             ("manage_api_keys", "Can manage API keys"),
         ]
 
+    def __str__(self) -> str:
+        return "console permissions"
+
 
 class PeriodicJob(TimeStampedModel):
     """When the scheduler last enqueued a periodic task; the row lock keeps two schedulers

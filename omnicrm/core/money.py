@@ -15,7 +15,9 @@ MONEY_DECIMAL_PLACES = 2
 
 def money_field(**kwargs: object) -> models.DecimalField:
     return models.DecimalField(
-        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs  # type: ignore[arg-type]
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+        **kwargs,  # type: ignore[arg-type]
     )
 
 

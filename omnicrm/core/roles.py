@@ -38,8 +38,10 @@ def roles_ensure() -> dict[str, Group]:
     """Create or refresh the role groups so their permissions match ROLE_PERMISSIONS."""
     groups: dict[str, Group] = {}
     all_permissions = list(Permission.objects.all())
-    by_key = {f"{p.content_type.app_label}.{p.codename}": p for p in
-              Permission.objects.select_related("content_type")}
+    by_key = {
+        f"{p.content_type.app_label}.{p.codename}": p
+        for p in Permission.objects.select_related("content_type")
+    }
     for role in ROLE_LABELS:
         group, _ = Group.objects.get_or_create(name=role)
         if role == ADMIN:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 from omnicrm.core.models import AuditLog
+
+# Who performs a service call: a staff user, nobody logged in, or the system (None).
+Actor = User | AnonymousUser | None
 
 
 def audit_log_write(
@@ -14,7 +17,7 @@ def audit_log_write(
     action: str,
     object_type: str,
     object_id: str,
-    actor: AbstractBaseUser | AnonymousUser | None = None,
+    actor: Actor = None,
     actor_label: str = "",
     data: dict[str, Any] | None = None,
 ) -> AuditLog:

@@ -21,4 +21,6 @@ def task_results_prune() -> None:
 
 # RQ expires its own results; only the database backend keeps them until pruned.
 if settings.TASKS["default"]["BACKEND"] == "django_tasks_db.DatabaseBackend":
-    periodic_register(name="core.task_results_prune", task=task_results_prune, every=timedelta(days=1))
+    periodic_register(
+        name="core.task_results_prune", task=task_results_prune, every=timedelta(days=1)
+    )

@@ -13,7 +13,9 @@ from omnicrm.core.models import TimeStampedModel
 class Customer(TimeStampedModel):
     """One person, whatever channels and identifiers they reach the shop through."""
 
-    public_id = models.CharField(max_length=40, unique=True, default=new_customer_id, editable=False)
+    public_id = models.CharField(
+        max_length=40, unique=True, default=new_customer_id, editable=False
+    )
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(max_length=254, blank=True, db_index=True)
     phone = models.CharField(max_length=32, blank=True, db_index=True)
@@ -77,7 +79,9 @@ class Address(TimeStampedModel):
     """A postal address of a customer."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")
-    kind = models.CharField(max_length=10, choices=AddressKind.choices, default=AddressKind.SHIPPING)
+    kind = models.CharField(
+        max_length=10, choices=AddressKind.choices, default=AddressKind.SHIPPING
+    )
     line1 = models.CharField(max_length=200, blank=True)
     line2 = models.CharField(max_length=200, blank=True)
     city = models.CharField(max_length=120, blank=True)

@@ -5,24 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from omnicrm.core.errors import Conflict, ValidationFailed
-from omnicrm.core.services import audit_log_write
+from omnicrm.core.services import Actor, audit_log_write
 from omnicrm.customers.models import (
     Address,
+    Consent,
     ConsentChannel,
+    ConsentEvent,
     ConsentStatus,
     Customer,
     Identity,
     IdentityKind,
 )
-from omnicrm.customers.models import Consent, ConsentEvent
 from omnicrm.customers.normalize import normalize_email, normalize_identity, normalize_phone
-
-Actor = AbstractBaseUser | AnonymousUser | None
 
 PROFILE_FIELDS = ("name", "email", "phone", "language", "timezone", "country", "city")
 
@@ -69,8 +67,15 @@ def customer_create(
 ) -> Customer:
     """Create a profile; its email and phone become identities, which must be free."""
     fields = _clean_profile(
-        {"name": name, "email": email, "phone": phone, "language": language,
-         "timezone": timezone_name, "country": country, "city": city}
+        {
+            "name": name,
+            "email": email,
+            "phone": phone,
+            "language": language,
+            "timezone": timezone_name,
+            "country": country,
+            "city": city,
+        }
     )
     now = timezone.now()
     with transaction.atomic():
@@ -78,8 +83,13 @@ def customer_create(
         for kind in (IdentityKind.EMAIL, IdentityKind.PHONE):
             if fields[kind]:
                 _claim_identity(customer=customer, kind=kind, value=fields[kind], source=source)
-        audit_log_write(action="customer.create", object_type="customer",
-                        object_id=customer.public_id, actor=actor, data={"source": source})
+        audit_log_write(
+            action="customer.create",
+            object_type="customer",
+            object_id=customer.public_id,
+            actor=actor,
+            data={"source": source},
+        )
     return customer
 
 
@@ -100,9 +110,13 @@ def customer_update(*, customer: Customer, data: dict[str, Any], actor: Actor = 
             setattr(customer, key, value)
         if changed:
             customer.save(update_fields=[*changed, "updated_at"])
-            audit_log_write(action="customer.update", object_type="customer",
-                            object_id=customer.public_id, actor=actor,
-                            data={"fields": sorted(changed)})
+            audit_log_write(
+                action="customer.update",
+                object_type="customer",
+                object_id=customer.public_id,
+                actor=actor,
+                data={"fields": sorted(changed)},
+            )
     return customer
 
 
@@ -120,13 +134,22 @@ def customer_erase(*, customer: Customer, actor: Actor = None) -> Customer:
             setattr(customer, key, "")
         customer.erased_at = timezone.now()
         customer.save()
-        audit_log_write(action="customer.erase", object_type="customer",
-                        object_id=customer.public_id, actor=actor)
+        audit_log_write(
+            action="customer.erase",
+            object_type="customer",
+            object_id=customer.public_id,
+            actor=actor,
+        )
     return customer
 
 
 def identity_add(
-    *, customer: Customer, kind: str, value: str, verified: bool = False, source: str = "api",
+    *,
+    customer: Customer,
+    kind: str,
+    value: str,
+    verified: bool = False,
+    source: str = "api",
     actor: Actor = None,
 ) -> Identity:
     if kind not in IdentityKind.values:
@@ -138,8 +161,13 @@ def identity_add(
         if verified and not identity.verified:
             identity.verified = True
             identity.save(update_fields=["verified", "updated_at"])
-        audit_log_write(action="identity.add", object_type="customer",
-                        object_id=customer.public_id, actor=actor, data={"kind": kind})
+        audit_log_write(
+            action="identity.add",
+            object_type="customer",
+            object_id=customer.public_id,
+            actor=actor,
+            data={"kind": kind},
+        )
     return identity
 
 
@@ -157,8 +185,9 @@ def address_add(*, customer: Customer, data: dict[str, Any], actor: Actor = None
             address = Address.objects.create(customer=customer, **data)
         except IntegrityError as exc:
             raise Conflict("the customer already has a default address of that kind") from exc
-        audit_log_write(action="address.add", object_type="customer",
-                        object_id=customer.public_id, actor=actor)
+        audit_log_write(
+            action="address.add", object_type="customer", object_id=customer.public_id, actor=actor
+        )
     return address
 
 
@@ -188,6 +217,11 @@ def consent_set(
         ConsentEvent.objects.create(
             customer=customer, channel=channel, status=status, source=source, occurred_at=when
         )
-        audit_log_write(action="consent.set", object_type="customer", object_id=customer.public_id,
-                        actor=actor, data={"channel": channel, "status": status})
+        audit_log_write(
+            action="consent.set",
+            object_type="customer",
+            object_id=customer.public_id,
+            actor=actor,
+            data={"channel": channel, "status": status},
+        )
     return consent

@@ -54,7 +54,9 @@ class Order(TimeStampedModel):
         Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
     )
     channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.WEB)
-    status = models.CharField(max_length=12, choices=OrderStatus.choices, default=OrderStatus.PENDING)
+    status = models.CharField(
+        max_length=12, choices=OrderStatus.choices, default=OrderStatus.PENDING
+    )
     placed_at = models.DateTimeField(db_index=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     packed_at = models.DateTimeField(null=True, blank=True)
@@ -99,9 +101,15 @@ class OrderLine(models.Model):
     class Meta:
         ordering = ["order_id", "line_number"]
         constraints = [
-            models.UniqueConstraint(fields=["order", "line_number"], name="orderline_number_unique"),
-            models.CheckConstraint(condition=Q(quantity__gte=1), name="orderline_quantity_positive"),
-            models.CheckConstraint(condition=Q(unit_price__gte=0), name="orderline_price_not_negative"),
+            models.UniqueConstraint(
+                fields=["order", "line_number"], name="orderline_number_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="orderline_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0), name="orderline_price_not_negative"
+            ),
         ]
         indexes = [models.Index(fields=["product", "order"])]
 

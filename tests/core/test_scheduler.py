@@ -28,9 +28,9 @@ def test_a_due_job_is_enqueued_once_until_its_interval_passes():
     assert "core.task_results_prune" not in again
     assert "core.task_results_prune" in next_day
     assert DBTaskResult.objects.filter(task_path__endswith="task_results_prune").count() == 2
-    assert PeriodicJob.objects.get(name="core.task_results_prune").last_enqueued_at == start + timedelta(
-        days=1, seconds=1
-    )
+    assert PeriodicJob.objects.get(
+        name="core.task_results_prune"
+    ).last_enqueued_at == start + timedelta(days=1, seconds=1)
 
 
 def test_the_worker_runs_an_enqueued_job():

@@ -40,7 +40,7 @@ def _wait_for(url: str, seconds: float = 30):
     deadline = time.monotonic() + seconds
     while True:
         try:
-            return urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback only
+            return urllib.request.urlopen(url, timeout=2)
         except OSError:
             if time.monotonic() > deadline:
                 raise
@@ -59,9 +59,21 @@ def test_serve_runs_gunicorn_workers_and_serves_api_docs_and_static_files(tmp_pa
     assert _omnicrm("migrate", "-v0", env=env, timeout=120).returncode == 0
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "omnicrm", "serve", "--port", str(port), "--workers", "2",
-         "--no-background"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "omnicrm",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--no-background",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         docs = _wait_for(f"http://127.0.0.1:{port}/api/docs")

@@ -24,7 +24,9 @@ def test_customer_create_claims_normalized_email_and_phone_identities():
         ("email", "ha.dang@example.com"),
         ("phone", "+84912345678"),
     ]
-    assert AuditLog.objects.filter(action="customer.create", object_id=customer.public_id).count() == 1
+    assert (
+        AuditLog.objects.filter(action="customer.create", object_id=customer.public_id).count() == 1
+    )
 
 
 def test_customer_create_refuses_an_email_that_belongs_to_someone_else():
@@ -72,7 +74,9 @@ def test_consent_history_keeps_every_change():
 
     assert customer.consents.get(channel="email").status == "withdrawn"
     assert list(
-        ConsentEvent.objects.filter(customer=customer).order_by("id").values_list("status", "source")
+        ConsentEvent.objects.filter(customer=customer)
+        .order_by("id")
+        .values_list("status", "source")
     ) == [("granted", "signup"), ("withdrawn", "unsub")]
 
 

@@ -24,7 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int, default=None)
         parser.add_argument(
-            "--no-serve", action="store_true", help="Prepare everything but do not start the server."
+            "--no-serve",
+            action="store_true",
+            help="Prepare everything but do not start the server.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -37,7 +39,9 @@ class Command(BaseCommand):
         if Order.objects.exists():
             self.stdout.write("2/3 Sample data: the database already has orders, nothing loaded")
         else:
-            self.stdout.write("2/3 Loading the bundled Olist sample (real orders, MIT, credit Olist)")
+            self.stdout.write(
+                "2/3 Loading the bundled Olist sample (real orders, MIT, credit Olist)"
+            )
             counts = olist_import(directory=olist_sample_path(), limit=None, progress=True)
             self.stdout.write(f"    {counts}")
 
@@ -49,7 +53,11 @@ class Command(BaseCommand):
             f"  Console:  {base}/",
             f"  API docs: {base}/api/docs",
             f"  Log in as {ADMIN_USERNAME!r} with password "
-            + (repr(password) if password else "(unchanged; `omnicrm changepassword admin` resets it)"),
+            + (
+                repr(password)
+                if password
+                else "(unchanged; `omnicrm changepassword admin` resets it)"
+            ),
             "",
         ]
         self.stdout.write("\n".join(lines))

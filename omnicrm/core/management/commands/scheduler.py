@@ -23,7 +23,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         jobs = periodic_jobs()
         self.stdout.write(
-            "scheduler: " + (", ".join(f"{j.name} every {j.every}" for j in jobs.values()) or "no jobs")
+            "scheduler: "
+            + (", ".join(f"{j.name} every {j.every}" for j in jobs.values()) or "no jobs")
         )
         running = True
 

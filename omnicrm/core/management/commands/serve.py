@@ -56,7 +56,7 @@ class Command(BaseCommand):
         if not options["no_background"] and not settings.REDIS_URL:
             # Embedded mode: no separate machines, so the worker and scheduler live here.
             for command in (["worker"], ["scheduler"]):
-                children.append(subprocess.Popen([sys.executable, "-m", "omnicrm", *command]))
+                children.append(subprocess.Popen([sys.executable, "-m", "omnicrm", *command]))  # noqa: S603
         # Connections opened while checking must not be shared with forked workers.
         connections.close_all()
         bind = f"{options['host']}:{options['port']}"

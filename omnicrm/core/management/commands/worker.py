@@ -16,7 +16,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--queue", default="default", help="Queue to take tasks from.")
         parser.add_argument(
-            "--max-tasks", type=int, default=None, help="Exit after this many tasks (database backend)."
+            "--max-tasks",
+            type=int,
+            default=None,
+            help="Exit after this many tasks (database backend).",
         )
         parser.add_argument(
             "--burst", action="store_true", help="Exit when the queue is empty (RQ backend)."
