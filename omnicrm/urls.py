@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 
 from omnicrm.api import api
+from omnicrm.core.health import healthz
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
     path("", include("omnicrm.console.urls")),

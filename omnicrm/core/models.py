@@ -79,6 +79,7 @@ class PeriodicJob(TimeStampedModel):
 
     name = models.CharField(max_length=100, unique=True)
     last_enqueued_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -33,10 +33,27 @@ def test_a_due_job_is_enqueued_once_until_its_interval_passes():
     ).last_enqueued_at == start + timedelta(days=1, seconds=1)
 
 
-def test_the_worker_runs_an_enqueued_job():
+def test_the_worker_runs_every_enqueued_job():
+    enqueued = scheduler_tick()
+
+    call_command("worker", max_tasks=len(enqueued))
+
+    results = DBTaskResult.objects.all()
+    assert sorted(r.task_path.rsplit(".", 1)[1] for r in results) == [
+        "task_results_prune",
+        "worker_heartbeat",
+    ]
+    assert {r.status for r in results} == {"SUCCESSFUL"}
+    assert PeriodicJob.objects.get(name="core.worker_heartbeat").last_finished_at is not None
+
+
+def test_healthz_reports_database_and_worker_liveness(client):
+    before = client.get("/healthz").json()
     scheduler_tick()
+    call_command("worker", max_tasks=2)
+    after = client.get("/healthz").json()
 
-    call_command("worker", max_tasks=1)
-
-    result = DBTaskResult.objects.get(task_path__endswith="task_results_prune")
-    assert result.status == "SUCCESSFUL"
+    assert before["status"] == "ok"
+    assert before["worker_last_seen_seconds"] is None
+    assert before["tasks_backend"] == "database"
+    assert after["worker_last_seen_seconds"] == 0

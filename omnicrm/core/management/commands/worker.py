@@ -27,7 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.REDIS_URL:
-            rq_args = [options["queue"]]
+            rq_args = [options["queue"], "--job-class", "django_tasks_rq.Job"]
             if options["burst"]:
                 rq_args.append("--burst")
             call_command("rqworker", *rq_args)
