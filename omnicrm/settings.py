@@ -29,6 +29,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    # Lets /api/docs serve Swagger UI from Ninja's bundled static files, not a CDN.
+    "ninja",
     "django_tasks",
     "django_tasks_db",
     "omnicrm.core",

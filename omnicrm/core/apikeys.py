@@ -1,0 +1,171 @@
+"""API keys: create, revoke, list and authenticate (see docs/adr/0003-api-keys.md).
+
+A key looks like ``ocrm_<prefix>_<secret>``. The prefix is public (it names the key in
+lists, logs and the CLI) and is how a key is found; the secret carries 256 random bits.
+Only the SHA-256 of the whole key is stored, so a leaked database does not leak keys, and
+the key is shown once, when it is created.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from omnicrm.core.errors import ApplicationError, NotFound, ValidationFailed
+from omnicrm.core.models import ApiKey
+from omnicrm.core.services import Actor, audit_log_write
+
+KEY_NAMESPACE = "ocrm"
+READ = "read"
+WRITE = "write"
+# Each scope grants only itself: a write-only key (a webhook sender, say) cannot read.
+SCOPES = (READ, WRITE)
+SECRET_BYTES = 32
+PREFIX_BYTES = 5  # 8 base32 characters; 40 bits keep accidental collisions rare
+# Remembering every use would be one write per request; a minute is precise enough to
+# tell a key in use from a forgotten one.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class InvalidApiKey(ApplicationError):
+    """The request carries no usable API key."""
+
+    status = 401
+    code = "invalid_api_key"
+
+
+class RevokedApiKey(InvalidApiKey):
+    code = "revoked_api_key"
+
+
+def apikey_hash(raw_key: str) -> str:
+    """The stored form of a key: SHA-256 hex of the whole key string.
+
+    The secret has 256 random bits, so a plain fast hash is enough; a slow password hash
+    would only cost time on every request.
+    """
+    return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
+
+
+def apikey_parse_scopes(scopes: str | Iterable[str]) -> list[str]:
+    """Scopes from "read,write" or an iterable; unknown or missing scopes are an error."""
+    items = scopes.split(",") if isinstance(scopes, str) else list(scopes)
+    cleaned = sorted({str(item).strip().lower() for item in items if str(item).strip()})
+    if not cleaned:
+        raise ValidationFailed(
+            _("give at least one scope: %(scopes)s") % {"scopes": ", ".join(SCOPES)},
+            field="scopes",
+        )
+    unknown = [scope for scope in cleaned if scope not in SCOPES]
+    if unknown:
+        raise ValidationFailed(
+            _("unknown scope %(scope)s; the scopes are %(scopes)s")
+            % {"scope": unknown[0], "scopes": ", ".join(SCOPES)},
+            field="scopes",
+        )
+    return cleaned
+
+
+def _new_prefix() -> str:
+    return base64.b32encode(secrets.token_bytes(PREFIX_BYTES)).decode("ascii").lower()
+
+
+def apikey_create(
+    *, name: str, scopes: str | Iterable[str], actor: Actor = None
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with the raw key, which is never available again."""
+    clean_name = (name or "").strip()
+    if not clean_name:
+        raise ValidationFailed(_("an API key needs a name"), field="name")
+    if len(clean_name) > 100:
+        raise ValidationFailed(_("the name is at most 100 characters"), field="name")
+    clean_scopes = apikey_parse_scopes(scopes)
+    user = actor if actor is not None and actor.is_authenticated else None
+    for _attempt in range(5):
+        prefix = _new_prefix()
+        raw_key = f"{KEY_NAMESPACE}_{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
+        try:
+            with transaction.atomic():
+                key = ApiKey.objects.create(
+                    name=clean_name,
+                    prefix=prefix,
+                    key_hash=apikey_hash(raw_key),
+                    scopes=clean_scopes,
+                    created_by=user,
+                )
+                audit_log_write(
+                    action="apikey.create",
+                    object_type="api_key",
+                    object_id=prefix,
+                    actor=actor,
+                    data={"name": clean_name, "scopes": clean_scopes},
+                )
+        except IntegrityError:
+            # Only the unique prefix can clash; draw another one.
+            continue
+        return key, raw_key
+    raise RuntimeError("could not draw a free API key prefix in 5 attempts")
+
+
+def apikey_revoke(*, prefix: str, actor: Actor = None) -> ApiKey:
+    """Revoke a key for good. Revoking a revoked key changes nothing."""
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().filter(prefix=prefix.strip()).first()
+        if key is None:
+            raise NotFound(
+                _("no API key with prefix %(prefix)s") % {"prefix": prefix}, field="prefix"
+            )
+        if key.revoked_at is None:
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked_at", "updated_at"])
+            audit_log_write(
+                action="apikey.revoke", object_type="api_key", object_id=key.prefix, actor=actor
+            )
+    return key
+
+
+def apikey_list(*, include_revoked: bool = True) -> QuerySet[ApiKey]:
+    qs = ApiKey.objects.select_related("created_by").order_by("-created_at", "-id")
+    if not include_revoked:
+        qs = qs.filter(revoked_at__isnull=True)
+    return qs
+
+
+def apikey_authenticate(*, raw_key: str) -> ApiKey:
+    """The live key behind ``raw_key``, or InvalidApiKey.
+
+    The prefix only finds the row; the hash comparison decides, in constant time so the
+    response time says nothing about how much of a guessed key was right.
+    """
+    parts = (raw_key or "").strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_NAMESPACE or not parts[1] or not parts[2]:
+        raise InvalidApiKey(_("the API key is malformed; keys look like ocrm_<prefix>_<secret>"))
+    key = ApiKey.objects.filter(prefix=parts[1]).first()
+    candidate = apikey_hash(raw_key.strip())
+    # Compare against a dummy hash when the prefix is unknown so both paths do the same work.
+    stored = key.key_hash if key is not None else "0" * len(candidate)
+    if not hmac.compare_digest(stored.encode("ascii"), candidate.encode("ascii")) or key is None:
+        raise InvalidApiKey(_("the API key is not valid"))
+    if key.revoked_at is not None:
+        raise RevokedApiKey(_("the API key was revoked"))
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        # The filter repeats the condition so concurrent requests write at most once.
+        ApiKey.objects.filter(pk=key.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
+        ).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+def apikey_has_scope(key: ApiKey, scope: str) -> bool:
+    return scope in (key.scopes or [])

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import pytest
+
+from omnicrm.core.apikeys import apikey_create, apikey_revoke
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+MISSING = {
+    "error": {
+        "code": "missing_api_key",
+        "message": "an API key is required: send 'Authorization: Bearer <key>' or "
+        "'X-API-Key: <key>'",
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v1/customers"),
+        ("get", "/api/v1/products"),
+        ("get", "/api/v1/categories"),
+        ("get", "/api/v1/orders"),
+        ("get", "/api/v1/reviews"),
+        ("post", "/api/v1/customers"),
+        ("get", "/api/v1/customers/cus_unknown"),
+    ],
+)
+def test_every_endpoint_answers_401_without_a_key(client, method, path):
+    response = getattr(client, method)(path)
+
+    assert response.status_code == 401
+    assert response.json() == MISSING
+    assert response["WWW-Authenticate"] == 'Bearer realm="omnicrm"'
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer ocrm_abcdefgh_" + "x" * 43},
+        {"Authorization": "Bearer not-a-key"},
+        {"Authorization": "Bearer "},
+        {"X-API-Key": "ocrm_abcdefgh_" + "x" * 43},
+    ],
+)
+def test_a_wrong_key_is_401_invalid_api_key(client, headers):
+    response = client.get("/api/v1/customers", headers=headers)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_a_key_with_a_wrong_secret_is_401_even_with_a_real_prefix(client):
+    key, _raw = apikey_create(name="x", scopes="read")
+    forged = f"ocrm_{key.prefix}_" + "A" * 43
+
+    response = client.get("/api/v1/customers", headers={"Authorization": f"Bearer {forged}"})
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": {"code": "invalid_api_key", "message": "the API key is not valid"}
+    }
+
+
+def test_a_revoked_key_is_401(client):
+    key, raw = apikey_create(name="x", scopes="read")
+    assert (
+        client.get("/api/v1/customers", headers={"Authorization": f"Bearer {raw}"}).status_code
+        == 200
+    )
+
+    apikey_revoke(prefix=key.prefix)
+    response = client.get("/api/v1/customers", headers={"Authorization": f"Bearer {raw}"})
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": {"code": "revoked_api_key", "message": "the API key was revoked"}
+    }
+
+
+def test_basic_auth_is_not_an_api_key(client):
+    response = client.get("/api/v1/customers", headers={"Authorization": "Basic dXNlcjpwdw=="})
+
+    assert response.status_code == 401
+    assert response.json() == MISSING
+
+
+def test_the_key_works_in_either_header(api_as):
+    customer = CustomerFactory()
+
+    for header in ("bearer", "x-api-key"):
+        response = api_as("read", header=header).get(f"/customers/{customer.public_id}")
+        assert response.status_code == 200
+        assert response.json()["id"] == customer.public_id
+
+
+def test_a_read_only_key_cannot_write(api_as):
+    customer = CustomerFactory()
+    reader = api_as("read")
+
+    responses = [
+        reader.post("/customers", {"name": "Hà"}),
+        reader.patch(f"/customers/{customer.public_id}", {"name": "Hà"}),
+        reader.delete(f"/customers/{customer.public_id}"),
+        reader.post("/products", {}),
+        reader.post("/orders", {}),
+        reader.patch("/orders/ord_x/status", {"status": "shipped"}),
+        reader.post("/reviews", {}),
+    ]
+
+    for response in responses:
+        assert response.status_code == 403
+        assert response.json()["error"] == {
+            "code": "forbidden",
+            "message": f"this API key lacks the write scope that "
+            f"{response.request['REQUEST_METHOD']} requests need",
+            "required_scope": "write",
+        }
+    customer.refresh_from_db()
+    assert customer.erased_at is None and customer.name != "Hà"
+
+
+def test_a_write_only_key_cannot_read_but_can_write(api_as):
+    writer = api_as("write")
+
+    listing = writer.get("/customers")
+    created = writer.post("/customers", {"name": "Đặng Lưu Hà"})
+
+    assert listing.status_code == 403
+    assert listing.json()["error"]["required_scope"] == "read"
+    assert created.status_code == 201
+    assert created.json()["name"] == "Đặng Lưu Hà"
+
+
+def test_scope_is_checked_before_the_body_is_validated(api_as):
+    # A read-only key learns nothing about the write endpoint's validation rules.
+    response = api_as("read").post("/customers", {"email": 42, "bogus": True})
+
+    assert response.status_code == 403
+
+
+def test_docs_and_schema_need_no_key_and_work_offline(client):
+    docs = client.get("/api/docs")
+    schema = client.get("/api/openapi.json")
+
+    assert docs.status_code == 200
+    html = docs.content.decode()
+    assert "/api/openapi.json" in html
+    assert "swagger-ui-bundle.js" in html
+    assert "cdn." not in html and "https://" not in html
+    assert schema.status_code == 200
+    assert schema.json()["info"]["title"] == "omnicrm API"
+    assert set(schema.json()["components"]["securitySchemes"]) == {"BearerKey", "HeaderKey"}
