@@ -119,3 +119,24 @@ def customer_profile(*, public_id: str) -> Customer:
         )
     except Customer.DoesNotExist:
         raise NotFound(f"no customer with id {public_id}", field="id") from None
+
+
+def customer_reviews(*, customer: Customer, limit: int = 20) -> QuerySet:
+    """A customer's latest reviews with their products, for the Customer 360 page."""
+    from omnicrm.reviews.models import Review
+
+    return (
+        Review.objects.filter(customer=customer)
+        .select_related("product")
+        .order_by("-reviewed_at", "-id")[:limit]
+    )
+
+
+def customer_countries() -> list[str]:
+    """The countries customers live in (ISO codes, sorted), for the console's filter."""
+    return list(
+        Customer.objects.exclude(country="")
+        .order_by("country")
+        .values_list("country", flat=True)
+        .distinct()
+    )
