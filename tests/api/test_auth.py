@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
+from django.test import Client
 
 from omnicrm.core.apikeys import apikey_create, apikey_revoke
 from tests.factories import CustomerFactory
@@ -153,3 +157,28 @@ def test_docs_and_schema_need_no_key_and_work_offline(client):
     assert schema.status_code == 200
     assert schema.json()["info"]["title"] == "omnicrm API"
     assert set(schema.json()["components"]["securitySchemes"]) == {"BearerKey", "HeaderKey"}
+
+
+def test_api_clients_need_no_csrf_token():
+    # Servers calling the API have no CSRF cookie; the key is the credential.
+    _, raw = apikey_create(name="x", scopes="write")
+    strict = Client(enforce_csrf_checks=True)
+
+    response = strict.post(
+        "/api/v1/customers",
+        data=json.dumps({"name": "Hà"}),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {raw}"},
+    )
+
+    assert response.status_code == 201
+
+
+def test_docs_assets_are_served_by_omnicrm_itself(client):
+    html = client.get("/api/docs").content.decode()
+    scripts = re.findall(r'src="([^"]+\.js)"', html)
+
+    assert scripts
+    for src in scripts:
+        response = client.get(src)
+        assert response.status_code == 200, src
