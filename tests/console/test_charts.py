@@ -48,7 +48,8 @@ def test_month_chart_scales_bars_to_orders_and_the_line_to_revenue():
         MonthTotal(date(2026, 1, 1), 12, Decimal("1200.00")),
     ]
 
-    chart = charts.month_chart(totals, currency="USD")
+    with translation.override("en"):
+        chart = charts.month_chart(totals, currency="USD")
 
     nov, dec, jan = chart.columns
     # Orders axis 0..12 (step 3), revenue axis 0..1200 (step 300).
