@@ -33,7 +33,8 @@ def customer_list(
     The annotations are correlated subqueries, so a paginated page computes them only for
     the rows it shows.
     """
-    qs = Customer.objects.all()
+    # Merged profiles are tombstones: their data lives on the profile they were merged into.
+    qs = Customer.objects.filter(merged_into__isnull=True)
     if not include_erased:
         qs = qs.filter(erased_at__isnull=True)
     term = search.strip()

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from omnicrm.core.errors import Conflict, ValidationFailed
 from omnicrm.core.services import Actor, audit_log_write
+from omnicrm.customers.errors import CustomerMerged
 from omnicrm.customers.models import (
     Address,
     Consent,
@@ -23,6 +24,27 @@ from omnicrm.customers.models import (
 from omnicrm.customers.normalize import normalize_email, normalize_identity, normalize_phone
 
 PROFILE_FIELDS = ("name", "email", "phone", "language", "timezone", "country", "city")
+# Following merged_into from a tombstone: chains are short and cannot loop by
+# construction; the bound only stops a corrupted row from looping forever.
+MAX_MERGE_CHAIN = 50
+
+
+def customer_live(customer: Customer) -> Customer:
+    """The profile a merged one's data now lives on (the customer itself when not merged)."""
+    current = customer
+    for _step in range(MAX_MERGE_CHAIN):
+        if current.merged_into_id is None:
+            return current
+        current = Customer.objects.get(pk=current.merged_into_id)
+    raise RuntimeError(f"merge chain of {customer.public_id} is longer than {MAX_MERGE_CHAIN}")
+
+
+def customer_ensure_live(customer: Customer) -> None:
+    """Refuse to change a merged profile (409), naming the profile its data went to."""
+    if customer.merged_into_id is not None:
+        raise CustomerMerged(
+            public_id=customer.public_id, merged_into=customer_live(customer).public_id
+        )
 
 
 def _clean_profile(fields: dict[str, Any]) -> dict[str, Any]:
@@ -100,6 +122,7 @@ def customer_update(*, customer: Customer, data: dict[str, Any], actor: Actor = 
         raise ValidationFailed(f"unknown field {sorted(unknown)[0]}", field=sorted(unknown)[0])
     if customer.erased_at:
         raise Conflict("an erased customer cannot be changed")
+    customer_ensure_live(customer)
     fields = _clean_profile(data)
     with transaction.atomic():
         for kind in (IdentityKind.EMAIL, IdentityKind.PHONE):
@@ -122,9 +145,13 @@ def customer_update(*, customer: Customer, data: dict[str, Any], actor: Actor = 
 
 def customer_erase(*, customer: Customer, actor: Actor = None) -> Customer:
     """Right to erasure: personal data goes; orders stay (anonymous) for the books."""
+    from omnicrm.customers.merge import customer_merges_erase
+
     if customer.erased_at:
         return customer
     with transaction.atomic():
+        # Profiles merged into this one hold the same person's data: they go too.
+        customer_merges_erase(customer=customer)
         customer.identities.all().delete()
         customer.addresses.all().delete()
         customer.consent_events.all().delete()
@@ -154,6 +181,7 @@ def identity_add(
 ) -> Identity:
     if kind not in IdentityKind.values:
         raise ValidationFailed(f"unknown identity kind {kind!r}", field="kind")
+    customer_ensure_live(customer)
     normalized = normalize_identity(kind, value)
     with transaction.atomic():
         _claim_identity(customer=customer, kind=kind, value=normalized, source=source)
@@ -176,6 +204,7 @@ def address_add(*, customer: Customer, data: dict[str, Any], actor: Actor = None
     unknown = set(data) - allowed
     if unknown:
         raise ValidationFailed(f"unknown field {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    customer_ensure_live(customer)
     with transaction.atomic():
         if data.get("is_default"):
             customer.addresses.filter(kind=data.get("kind", "shipping"), is_default=True).update(
@@ -205,6 +234,7 @@ def consent_set(
         raise ValidationFailed(f"unknown consent channel {channel!r}", field="channel")
     if status not in ConsentStatus.values:
         raise ValidationFailed(f"unknown consent status {status!r}", field="status")
+    customer_ensure_live(customer)
     when = occurred_at or timezone.now()
     with transaction.atomic():
         consent, _ = Consent.objects.select_for_update().get_or_create(
