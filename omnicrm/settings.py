@@ -169,3 +169,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Merge rules of identity resolution, a JSON object (docs/identity.md); empty = defaults.
+OMNICRM_IDENTITY_RULES = os.environ.get("OMNICRM_IDENTITY_RULES", "")
