@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.contrib.auth.views import LoginView, LogoutView
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -65,30 +67,31 @@ class CustomerFilterForm(forms.Form):
     country = forms.ChoiceField(label=_("Country"), required=False)
     has_orders = forms.ChoiceField(label=_("Has orders"), required=False, choices=HAS_ORDERS)
 
-    def __init__(self, *args, countries: list[str], **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.is_bound and self.data.get("country"):
-            # ISO codes match whatever case was typed into the URL; the select shows it too.
-            self.data = self.data.copy()
-            self.data["country"] = self.data["country"].strip().upper()
-        self.fields["country"].choices = [("", _("All countries"))] + [(c, c) for c in countries]
+    def __init__(self, data: QueryDict, *, countries: list[str]) -> None:
+        data = data.copy()
+        # ISO codes match whatever case was typed into the URL; the select shows it too.
+        data["country"] = str(data.get("country", "")).strip().upper()
+        super().__init__(data)
+        country = cast(forms.ChoiceField, self.fields["country"])
+        country.choices = [("", _("All countries")), *((c, c) for c in countries)]
 
-    def filters(self) -> dict:
-        """The valid filters; an invalid field is dropped and shown with its error."""
-        data = self.cleaned_data if self.is_bound else {}
-        valid = {name: data.get(name, "") for name in self.fields if name not in self.errors}
-        has_orders = {"yes": True, "no": False}.get(valid.get("has_orders") or "")
+    def filters(self) -> dict[str, Any]:
+        """The valid filters for customer_list; an invalid field is left out (and the page
+        shows its error) rather than failing the whole search."""
+        self.is_valid()
+        data = {
+            name: self.cleaned_data.get(name) for name in self.fields if name not in self.errors
+        }
         return {
-            "search": valid.get("q") or "",
-            "country": valid.get("country") or "",
-            "has_orders": has_orders,
+            "search": data.get("q") or "",
+            "country": data.get("country") or "",
+            "has_orders": {"yes": True, "no": False}.get(data.get("has_orders") or ""),
         }
 
 
 @staff_view(permission="customers.view_customer")
 def customer_list(request: HttpRequest) -> HttpResponse:
     form = CustomerFilterForm(request.GET, countries=customers.customer_countries())
-    form.is_valid()
     filters = form.filters()
     paginator = Paginator(customers.customer_list(**filters), CUSTOMERS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
