@@ -62,8 +62,11 @@ _JUNK_IDS = (
     "false",
     "test",
 )
+# Six identical digits in a row (000000, 0999999999): a number typed to get past a form.
+_REPEATED_DIGITS = re.compile(r"(\d)\1{5}")
 # Values that never identify a person. Emails: addresses nobody reads or reserved domains
-# (RFC 2606); phones: runs of zeros and counting sequences; ids: what buggy clients send.
+# (RFC 2606); phones: counting sequences (and repeated digits, above); ids: what buggy
+# clients send.
 BUILTIN_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "email": (
         "noreply@*",
@@ -85,7 +88,7 @@ BUILTIN_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
         "*@*.test",
         "*@*.localhost",
     ),
-    "phone": ("*000000", "*123456789", "*987654321"),
+    "phone": ("*123456789", "*987654321"),
     "user_id": _JUNK_IDS,
     "anonymous": _JUNK_IDS,
     "device": _JUNK_IDS,
@@ -222,7 +225,7 @@ class Policy:
         lowered = value.strip().lower()
         if not lowered:
             return True
-        if kind == "phone" and len(set(lowered.lstrip("+"))) == 1:
+        if kind == "phone" and _REPEATED_DIGITS.search(lowered):
             return True
         return any(_compiled(p).match(lowered) for p in self.patterns(kind))
 
