@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
+from omnicrm.core.api_auth import actor_label
 from omnicrm.core.api_errors import error_responses
-from omnicrm.core.pagination import Page, paginate
-from omnicrm.customers import selectors, services
-from omnicrm.customers.models import Address, Consent, Customer, Identity
+from omnicrm.core.pagination import CursorQuery, Page, paginate
+from omnicrm.customers import merge, selectors, services
+from omnicrm.customers.models import Address, Consent, Customer, CustomerMerge, Identity
 from omnicrm.customers.schemas import (
     AddressAddIn,
     AddressOut,
@@ -17,10 +18,14 @@ from omnicrm.customers.schemas import (
     CustomerCreateIn,
     CustomerListOut,
     CustomerListQuery,
+    CustomerMergeOut,
     CustomerOut,
     CustomerUpdateIn,
     IdentityAddIn,
     IdentityOut,
+    MergeIn,
+    MergePreviewIn,
+    MergePreviewOut,
 )
 
 router = Router(tags=["customers"])
@@ -42,9 +47,11 @@ def customer_list(request: HttpRequest, query: Query[CustomerListQuery]) -> dict
     return page.as_response()
 
 
-@router.get("/{customer_id}", response={200: CustomerOut, **error_responses(404)})
+@router.get("/{customer_id}", response={200: CustomerOut, **error_responses(404, 409)})
 def customer_retrieve(request: HttpRequest, customer_id: str) -> CustomerOut:
-    """One profile with its Customer 360 summary, identities, addresses and consents."""
+    """One profile with its Customer 360 summary, identities, addresses and consents.
+    A profile merged into another answers 409 `customer_merged` with `merged_into`."""
+    services.customer_ensure_live(selectors.customer_get(public_id=customer_id))
     return _detail(customer_id)
 
 
@@ -67,11 +74,12 @@ def customer_update(
     return _detail(customer_id)
 
 
-@router.delete("/{customer_id}", response={200: CustomerOut, **error_responses(404)})
+@router.delete("/{customer_id}", response={200: CustomerOut, **error_responses(404, 409)})
 def customer_erase(request: HttpRequest, customer_id: str) -> CustomerOut:
     """Right to erasure: personal data is removed, orders stay anonymous. Returns the
-    erased profile; erasing twice is harmless."""
+    erased profile; erasing twice is harmless. Profiles merged into it are erased too."""
     customer: Customer = selectors.customer_get(public_id=customer_id)
+    services.customer_ensure_live(customer)
     services.customer_erase(customer=customer)
     return _detail(customer_id)
 
@@ -118,3 +126,61 @@ def customer_address_add(
     customer = selectors.customer_get(public_id=customer_id)
     address = services.address_add(customer=customer, data=payload.model_dump())
     return Status(201, address)
+
+
+@router.post(
+    "/merges/{merge_id}/split", response={200: CustomerMergeOut, **error_responses(404, 409)}
+)
+def customer_merge_split(request: HttpRequest, merge_id: str) -> CustomerMerge:
+    """Undo a merge: the moved rows, identities, fields and consents go back (see
+    docs/identity.md). 409 `already_split` the second time."""
+    record = merge.customer_merge_get(public_id=merge_id)
+    return merge.customer_split(merge=record, actor_label=actor_label(request))
+
+
+@router.post(
+    "/{customer_id}/merge-preview",
+    response={200: MergePreviewOut, **error_responses(404, 409, 422)},
+)
+def customer_merge_preview(
+    request: HttpRequest, customer_id: str, payload: MergePreviewIn
+) -> merge.MergePreview:
+    """What merging `other` into this profile would move and change, and whether the merge
+    rules allow it (`allowed`, `reasons`). Changes nothing."""
+    primary = selectors.customer_get(public_id=customer_id)
+    secondary = selectors.customer_get(public_id=payload.other)
+    return merge.customer_merge_preview(primary=primary, secondary=secondary)
+
+
+@router.post(
+    "/{customer_id}/merge", response={201: CustomerMergeOut, **error_responses(404, 409, 422)}
+)
+def customer_merge(
+    request: HttpRequest, customer_id: str, payload: MergeIn
+) -> Status[CustomerMerge]:
+    """Merge `other` into this profile: its identities, addresses, orders, reviews and
+    events move here; its consent stays its own. 409 `merge_blocked` with `reasons` when
+    a rule refuses, 409 `customer_merged` when either was merged already, 422 `self_merge`."""
+    primary = selectors.customer_get(public_id=customer_id)
+    secondary = selectors.customer_get(public_id=payload.other)
+    record = merge.customer_merge(
+        primary=primary,
+        secondary=secondary,
+        reason=payload.reason,
+        actor_label=actor_label(request),
+    )
+    return Status(201, merge.customer_merge_get(public_id=record.public_id))
+
+
+@router.get(
+    "/{customer_id}/merges", response={200: Page[CustomerMergeOut], **error_responses(404, 422)}
+)
+def customer_merge_list(request: HttpRequest, customer_id: str, query: Query[CursorQuery]) -> dict:
+    """Merges this profile took part in, as primary or secondary, newest first; a merged
+    profile's id works here too."""
+    customer = selectors.customer_get(public_id=customer_id)
+    qs = merge.customer_merge_history(customer=customer)
+    page = paginate(
+        qs, cursor=query.cursor, limit=query.limit, ordering=("-id",), namespace="merges"
+    )
+    return page.as_response()

@@ -8,7 +8,14 @@ from ninja import Field, Schema
 
 from omnicrm.core.api_types import STRICT_INPUT, AwareDatetimeIn, DecimalStr, UtcDatetime
 from omnicrm.core.pagination import CursorQuery
-from omnicrm.customers.models import AddressKind, ConsentChannel, ConsentStatus, IdentityKind
+from omnicrm.customers.models import (
+    AddressKind,
+    ConsentChannel,
+    ConsentStatus,
+    IdentityKind,
+    MergeStatus,
+    MergeTrigger,
+)
 
 
 class CustomerListQuery(CursorQuery):
@@ -163,3 +170,144 @@ class AddressAddIn(Schema):
     postal_code: str = Field("", max_length=20)
     country: str = Field("", pattern=r"^([A-Z]{2})?$", description="Two-letter ISO 3166 code.")
     is_default: bool = False
+
+
+# --- merges (docs/identity.md) --------------------------------------------------------
+
+
+class MergePreviewIn(Schema):
+    model_config = STRICT_INPUT
+
+    other: str = Field(
+        ...,
+        min_length=1,
+        max_length=40,
+        description="Id of the profile to merge in; it goes, the one in the path stays.",
+        examples=["cus_abc123"],
+    )
+
+
+class MergeIn(MergePreviewIn):
+    reason: str = Field(
+        ..., min_length=1, max_length=500, description="Why, for the audit log and history."
+    )
+
+
+class MergeReasonOut(Schema):
+    code: str = Field(..., examples=["two_user_ids"])
+    message: str
+
+
+class MergeCountsOut(Schema):
+    """Rows per table."""
+
+    identities: int
+    addresses: int
+    orders: int
+    reviews: int
+    events: int
+
+
+class FieldDifferenceOut(Schema):
+    field: str
+    primary: str
+    secondary: str
+
+
+class ConsentDifferenceOut(Schema):
+    """``result``: what the merged profile keeps; a withdrawal on either side wins."""
+
+    channel: ConsentChannel
+    primary: ConsentStatus | None
+    secondary: ConsentStatus | None
+    result: ConsentStatus | None
+
+
+class MergePreviewOut(Schema):
+    """What a merge would do. ``allowed`` is false when ``reasons`` block it (409 on
+    merge); ``warnings`` inform and do not block."""
+
+    primary: str
+    secondary: str
+    allowed: bool
+    reasons: list[MergeReasonOut]
+    warnings: list[MergeReasonOut]
+    counts: MergeCountsOut = Field(..., description="Rows that would move to the primary.")
+    fields_filled: list[FieldDifferenceOut] = Field(
+        ..., description="Fields empty on the primary that take the secondary's value."
+    )
+    field_conflicts: list[FieldDifferenceOut] = Field(
+        ..., description="Fields both profiles fill differently; the primary's value stays."
+    )
+    consent: list[ConsentDifferenceOut]
+
+    @staticmethod
+    def resolve_primary(obj: Any) -> str:
+        return obj.primary.public_id
+
+    @staticmethod
+    def resolve_secondary(obj: Any) -> str:
+        return obj.secondary.public_id
+
+    @staticmethod
+    def resolve_reasons(obj: Any) -> list[dict[str, str]]:
+        return [r.as_dict() for r in obj.reasons]
+
+    @staticmethod
+    def resolve_warnings(obj: Any) -> list[dict[str, str]]:
+        return [r.as_dict() for r in obj.warnings]
+
+
+def _counts(ids_per_table: dict[str, list[int]]) -> dict[str, int]:
+    counts = {t: len(ids_per_table.get(t, [])) for t in MergeCountsOut.model_fields}
+    counts["events"] += len(ids_per_table.get("later_events", []))
+    return counts
+
+
+class CustomerMergeOut(Schema):
+    """One merge: who absorbed whom, why, what moved, and whether it was split since."""
+
+    id: str
+    primary: str
+    secondary: str
+    status: MergeStatus
+    trigger: MergeTrigger
+    reason: str
+    matched_kind: str = Field(..., description="The identifier an automatic merge matched on.")
+    matched_value: str
+    moved: MergeCountsOut
+    returned: MergeCountsOut | None = Field(
+        ..., description="Rows a split gave back, including later events of the secondary."
+    )
+    merged_at: UtcDatetime
+    merged_by: str
+    split_at: UtcDatetime | None
+    split_by: str
+
+    @staticmethod
+    def resolve_id(obj: Any) -> str:
+        return obj.public_id
+
+    @staticmethod
+    def resolve_primary(obj: Any) -> str:
+        return obj.primary.public_id
+
+    @staticmethod
+    def resolve_secondary(obj: Any) -> str:
+        return obj.secondary.public_id
+
+    @staticmethod
+    def resolve_moved(obj: Any) -> dict[str, int]:
+        return _counts(obj.moved)
+
+    @staticmethod
+    def resolve_returned(obj: Any) -> dict[str, int] | None:
+        return _counts(obj.returned) if obj.status == MergeStatus.SPLIT else None
+
+    @staticmethod
+    def resolve_merged_by(obj: Any) -> str:
+        return obj.merged_by_label
+
+    @staticmethod
+    def resolve_split_by(obj: Any) -> str:
+        return obj.split_by_label
