@@ -19,6 +19,7 @@ from omnicrm.catalog.api import categories_router, products_router
 from omnicrm.core.api_auth import api_key_auth
 from omnicrm.core.api_errors import install_error_handlers
 from omnicrm.customers.api import router as customers_router
+from omnicrm.events.api import router as tracking_router
 from omnicrm.orders.api import router as orders_router
 from omnicrm.reviews.api import router as reviews_router
 
@@ -55,3 +56,4 @@ api.add_router("/v1/products", products_router)
 api.add_router("/v1/categories", categories_router)
 api.add_router("/v1/orders", orders_router)
 api.add_router("/v1/reviews", reviews_router)
+api.add_router("/v1", tracking_router)

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "omnicrm.reviews",
     "omnicrm.analytics",
     "omnicrm.importers",
+    "omnicrm.events",
     "omnicrm.console",
 ]
 

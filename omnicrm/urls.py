@@ -6,7 +6,9 @@ from omnicrm.core.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("", include("omnicrm.events.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
+    path("", include("omnicrm.events.console_urls")),
     path("", include("omnicrm.console.urls")),
 ]

@@ -62,3 +62,8 @@ def order_purchase_of(*, customer: Customer, product: Product) -> Order | None:
         .order_by("-placed_at", "-id")
         .first()
     )
+
+
+def order_by_external_id(*, external_id: str) -> Order | None:
+    """The order the shop knows by ``external_id`` (its own order number), if any."""
+    return Order.objects.select_related("customer").filter(external_id=external_id).first()

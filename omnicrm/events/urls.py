@@ -1,0 +1,13 @@
+"""Non-API URLs of the events app: Segment's paths and the tracking snippet."""
+
+from django.urls import path
+
+from omnicrm.events import views
+from omnicrm.events.ingest import http
+
+app_name = "events"
+
+urlpatterns = [
+    path("v1/<str:kind>", http.segment_view, name="segment"),
+    path("t.js", views.snippet, name="snippet"),
+]
