@@ -17,6 +17,7 @@ and confidence intervals, which are computed on the log scale so that they stay 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,8 +40,14 @@ MIN_REPEAT_BUYERS = 20
 #: The optimiser works on log-parameters inside these bounds; an estimate that ends on one
 #: means the data cannot pin the parameter down.
 LOG_BOUND = 18.0
+#: A fit whose log-parameter standard error exceeds this (a 95% interval wider than a factor
+#: of e^(2 * 1.96 * 4) ~ 6,600) is reported as not fittable rather than with absurd intervals.
+MAX_LOG_STD_ERROR = 4.0
 #: Newton polishing stops when every log-parameter moves less than this.
 NEWTON_TOL = 1e-10
+#: At most this many customer rows per call go to the (slow) quadrature fallback; beyond it
+#: the parameters are too far outside the usual range to be worth predicting with.
+QUADRATURE_MAX_ROWS = 2000
 #: Half-width of the band around a = 1 (a removable singularity of equation 10) that is
 #: evaluated by averaging the two sides.
 A_ONE_EPS = 1e-5
@@ -417,7 +424,7 @@ def bgnbd_fit(
             )
             % {"names": names}
         )
-    covariance = information_inverse(hess * d.weight_total, "BG/NBD")
+    covariance = information_inverse(hess * d.weight_total, "BG/NBD", PARAM_NAMES)
     ll, _grad = _ll_and_grad(np.exp(phi), d)
     return BGNBDFit(
         params=BGNBDParams(*(float(v) for v in np.exp(phi))),
@@ -463,7 +470,7 @@ def newton_polish(
     return phi, hess, steps
 
 
-def information_inverse(hess: FloatArray, model: str) -> FloatArray:
+def information_inverse(hess: FloatArray, model: str, names: tuple[str, ...]) -> FloatArray:
     """Covariance of the log-parameters from the Hessian of the total negative
     log-likelihood; a clear error when it is singular (parameters not identified)."""
     try:
@@ -479,7 +486,21 @@ def information_inverse(hess: FloatArray, model: str) -> FloatArray:
             )
             % {"model": model}
         ) from None
-    return (covariance + covariance.T) / 2
+    covariance = (covariance + covariance.T) / 2
+    log_se = np.sqrt(np.diag(covariance))
+    if not np.all(np.isfinite(log_se)) or log_se.max() > MAX_LOG_STD_ERROR:
+        raise ModelNotFittable(
+            _(
+                "%(model)s could not be fitted: the data leaves %(name)s almost undetermined "
+                "(standard error of its logarithm %(se).3g)."
+            )
+            % {
+                "model": model,
+                "name": names[int(np.nanargmax(log_se))],
+                "se": float(np.nanmax(log_se)),
+            }
+        )
+    return covariance
 
 
 def _params(params: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -557,25 +578,27 @@ def _quadrature_part(
     with p ~ Beta(a, b + x) (the posterior of the dropout probability of an alive customer),
     by adaptive quadrature with the Beta weight's endpoint singularities handled exactly
     (QUADPACK's QAWS). About a millisecond per row, so it only serves the rows where the
-    hypergeometric function fails."""
-    out = np.empty(x.shape)
+    hypergeometric function fails; NaN where even the quadrature does not converge."""
+    out = np.full(x.shape, np.nan)
     for i in range(x.shape[0]):
         k = float(t[i] / (alpha + T[i]))
         s = r + float(x[i])
+        beta_b = b + float(x[i]) - 1.0
+        if not (np.isfinite(k) and np.isfinite(s) and a - 1.0 > -1.0 and beta_b > -1.0):
+            continue
 
         def g(p: float, k: float = k, s: float = s) -> float:
             return float(-np.expm1(-s * np.log1p(p * k)) / p) if p > 0 else s * k
 
-        value, _err = integrate.quad(
-            g,
-            0.0,
-            1.0,
-            weight="alg",
-            wvar=(a - 1.0, b + float(x[i]) - 1.0),
-            limit=200,
-            epsabs=0.0,
-            epsrel=1e-12,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", integrate.IntegrationWarning)
+            try:
+                value, _err = integrate.quad(
+                    g, 0.0, 1.0, weight="alg", wvar=(a - 1.0, beta_b),
+                    limit=100, epsabs=0.0, epsrel=1e-10,
+                )  # fmt: skip
+            except (integrate.IntegrationWarning, ValueError):
+                continue  # stays NaN: the caller treats the prediction as not computable
         out[i] = value * np.exp(-special.betaln(a, b + float(x[i])))
     return out
 
@@ -590,8 +613,10 @@ def conditional_expected_purchases(
     Numerical range: the Gaussian hypergeometric function is evaluated in Euler's transformed
     form (see :func:`_hyp2f1_part`); a = 1 is a removable singularity, evaluated as the mean of
     a = 1 -/+ 1e-5; wherever ``scipy.special.hyp2f1`` still returns a non-finite or negative
-    value, or c = a + b + x - 1 <= 0 (only possible when a + b <= 1), the expectation is
-    computed by adaptive quadrature over the dropout probability instead.
+    value, or c = a + b + x - 1 <= 0 (only possible when a + b <= 1), the expectation of a
+    single parameter set is computed by adaptive quadrature over the dropout probability
+    instead (for up to ``QUADRATURE_MAX_ROWS`` rows). Entries that still cannot be computed,
+    and any such entry of a draw, come out as NaN for the caller to refuse or drop.
     """
     p = np.asarray(params, dtype=np.float64)
     draws = p.reshape(-1, 4)
@@ -611,12 +636,17 @@ def conditional_expected_purchases(
         part = _hyp2f1_part(r, alpha, a, b, tt, x, T)
     part = np.where(tt == 0, 0.0, part)
 
-    bad = ~np.isfinite(part) | (part < 0)
-    for i in np.flatnonzero(bad.any(axis=1)):
-        rows = bad[i]
-        part[i, rows] = _quadrature_part(
-            float(r[i, 0]), float(alpha[i, 0]), float(a[i, 0]), float(b[i, 0]),
-            tt[0, rows], x[0, rows], T[0, rows],
-        )  # fmt: skip
+    bad = ~np.isfinite(part) | (part < -1e-9)
+    if bad.any():
+        if p.ndim == 1 and int(bad.sum()) <= QUADRATURE_MAX_ROWS:
+            rows = bad[0]
+            part[0, rows] = _quadrature_part(
+                float(r[0, 0]), float(alpha[0, 0]), float(a[0, 0]), float(b[0, 0]),
+                tt[0, rows], x[0, rows], T[0, rows],
+            )  # fmt: skip
+        else:
+            # Draws (intervals) never pay for quadrature: the caller drops such draws.
+            part[bad] = np.nan
+    part = np.maximum(part, 0.0)  # rounding can leave -1e-17 for tiny horizons
     result = part * probability_alive(draws, x, t_x, T)
     return result.reshape(shape) if p.ndim == 1 else result.reshape((draws.shape[0], *shape))

@@ -258,7 +258,7 @@ def gamma_gamma_fit(
             )
             % {"names": names}
         )
-    covariance = information_inverse(hess * d.weight_total, "Gamma-Gamma")
+    covariance = information_inverse(hess * d.weight_total, "Gamma-Gamma", PARAM_NAMES)
     theta = np.exp(phi)
     if theta[1] <= 1.0:
         raise ModelNotFittable(

@@ -352,43 +352,71 @@ def _intervals(
             }
             draws = int(affordable)
     out: dict[str, Interval] = {}
+    notes = [note] if note else []
     per_unit_draws: FloatArray | None = None
     if bg_fit is not None:
         bg_draws = bg_fit.sample_params(draws, rng)
-        out["expected_purchases"] = _quantiles(
-            bgnbd.conditional_expected_purchases(bg_draws, horizon, dx, dtx, dT), level
-        )
-        out["p_alive"] = _quantiles(bgnbd.probability_alive(bg_draws, dx, dtx, dT), level)
-        per_unit_draws = discounted_purchases(
+        expected = bgnbd.conditional_expected_purchases(bg_draws, horizon, dx, dtx, dT)
+        alive = bgnbd.probability_alive(bg_draws, dx, dtx, dT)
+        per_unit = discounted_purchases(
             bg_draws, dx, dtx, dT,
             months=clv_months, month_length=month, monthly_discount_rate=monthly_discount_rate,
         )  # fmt: skip
-        for name in ("expected_purchases", "p_alive"):
-            out[name] = Interval(low=out[name].low[row_of], high=out[name].high[row_of])
+        valid = _valid_draws(expected, alive, per_unit)
+        if valid.sum() >= MIN_INTERVAL_DRAWS:
+            out["expected_purchases"] = _quantiles(expected[valid][:, row_of], level)
+            out["p_alive"] = _quantiles(alive[valid][:, row_of], level)
+            per_unit_draws = per_unit[valid]
+        else:
+            notes.append(
+                _(
+                    "BG/NBD intervals were skipped: too many parameter draws fell outside the "
+                    "range where predictions can be computed."
+                )
+            )
     value_draws: FloatArray | None = None
     if gg_fit is not None:
-        value_draws = gamma_gamma.expected_order_value(
-            gg_fit.sample_params(draws, rng), summary.monetary_count, summary.monetary_value
+        gg_draws = gg_fit.sample_params(draws, rng)
+        # A draw with q <= 1 has no finite mean order value: it is outside the model.
+        gg_draws = gg_draws[gg_draws[:, 1] > 1.0]
+        values = gamma_gamma.expected_order_value(
+            gg_draws, summary.monetary_count, summary.monetary_value
         )
-        out["expected_order_value"] = _quantiles(value_draws, level)
+        valid = _valid_draws(values)
+        if valid.sum() >= MIN_INTERVAL_DRAWS:
+            value_draws = values[valid]
+            out["expected_order_value"] = _quantiles(value_draws, level)
+        else:
+            notes.append(
+                _(
+                    "Order value intervals were skipped: too many parameter draws imply an "
+                    "infinite mean order value."
+                )
+            )
     if order_value is not None and (per_unit_draws is not None or value_draws is not None):
-        # CLV draws combine both models' draws (or one model's draws with the other's point
+        # CLV draws pair both models' draws (or one model's draws with the other's point
         # prediction), a block of customers at a time to bound memory.
+        n_pairs = min(d.shape[0] for d in (per_unit_draws, value_draws) if d is not None)
         low = np.empty(summary.n_customers)
         high = np.empty(summary.n_customers)
-        block = max(1, 2_000_000 // draws)
+        block = max(1, 2_000_000 // n_pairs)
         for start in range(0, summary.n_customers, block):
             sl = slice(start, min(start + block, summary.n_customers))
             pu = (
-                per_unit_draws[:, row_of[sl]]
+                per_unit_draws[:n_pairs, row_of[sl]]
                 if per_unit_draws is not None
                 else per_unit_value[None, sl]
             )
-            ov = value_draws[:, sl] if value_draws is not None else order_value[None, sl]
+            ov = value_draws[:n_pairs, sl] if value_draws is not None else order_value[None, sl]
             q = _quantiles(pu * ov, level)
             low[sl], high[sl] = q.low, q.high
         out["clv"] = Interval(low=low, high=high)
-    finite = all(_all_finite(i.low, i.high) for i in out.values())
-    if not finite:
-        return {}, 0, _("Intervals were skipped: a parameter draw gave a non-finite value.")
-    return out, draws, note
+    return out, draws, " ".join(notes) or None
+
+
+def _valid_draws(*arrays: FloatArray) -> npt.NDArray[np.bool_]:
+    """Draws (rows) whose every value is finite and not negative."""
+    ok = np.ones(arrays[0].shape[0], dtype=bool)
+    for arr in arrays:
+        ok &= np.all(np.isfinite(arr) & (arr >= 0), axis=1)
+    return ok

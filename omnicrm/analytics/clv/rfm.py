@@ -17,9 +17,10 @@ are flagged as such wherever they are shown:
 - CLV: rate * month * order value per month, discounted monthly like the model's;
 - next order: one expected gap 1 / rate after the end of observation (none when nobody has
   ever bought twice);
-- churn risk: how overdue the customer is, (T - t_x) * rate, i.e. the purchases they would
-  have made since their last one at their usual pace: below 1 low, below 2 medium, else high
-  (everyone high when nobody has ever bought twice).
+- churn risk: how overdue the customer is: the time since their last purchase, T - t_x, in
+  units of their usual gap between purchases, t_x / x (for one-time buyers the base's usual
+  gap, sum(t_x) / sum(x)): below 1 low, below 2 medium, else high (everyone high when nobody
+  has ever bought twice).
 """
 
 from __future__ import annotations
@@ -52,8 +53,11 @@ class RFMScores:
 
 
 def _score(values: npt.NDArray[np.float64], bins: int) -> IntArray:
+    # Mid-rank percentiles: n distinct values spread evenly over 1..bins, and a block of ties
+    # lands on the score of its middle.
     ranks = stats.rankdata(values, method="average")
-    return np.ceil(ranks / values.shape[0] * bins).clip(1, bins).astype(np.int64)
+    mid = (ranks - 0.5) / values.shape[0]
+    return (np.floor(mid * bins) + 1).clip(1, bins).astype(np.int64)
 
 
 def average_order_value(summary: CustomerSummary) -> FloatArray:
@@ -100,6 +104,19 @@ def repeat_rates(summary: CustomerSummary) -> FloatArray:
     return np.where(own, x / np.where(own, T, 1.0), pooled)
 
 
+def overdue_ratio(summary: CustomerSummary) -> FloatArray:
+    """Time since the last purchase in units of the customer's usual gap between purchases
+    (the base's usual gap for one-time buyers); 0 when nobody has bought twice."""
+    x = summary.frequency.astype(np.float64)
+    total_x = float(x.sum())
+    if total_x == 0:
+        return np.zeros(summary.n_customers)
+    pooled_gap = float(summary.recency.sum()) / total_x
+    own = x > 0
+    gap = np.where(own, summary.recency / np.where(own, x, 1.0), pooled_gap)
+    return (summary.age - summary.recency) / gap
+
+
 def rfm_fallback(
     summary: CustomerSummary,
     *,
@@ -119,7 +136,7 @@ def rfm_fallback(
         discount = sum((1.0 + monthly_discount_rate) ** -i for i in range(1, clv_months + 1))
         clv = rate * month_length * aov * discount
     any_rate = bool(np.any(rate > 0))
-    overdue = (summary.age - summary.recency) * rate
+    overdue = overdue_ratio(summary)
     churn = np.where(
         overdue < OVERDUE_MEDIUM, "low", np.where(overdue < OVERDUE_HIGH, "medium", "high")
     )
