@@ -10,5 +10,6 @@ urlpatterns = [
     path("logout/", views.ConsoleLogoutView.as_view(), name="logout"),
     path("customers/", views.customer_list, name="customer_list"),
     path("customers/<str:public_id>/", views.customer_detail, name="customer_detail"),
+    path("", include("omnicrm.customers.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

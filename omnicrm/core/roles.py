@@ -28,7 +28,12 @@ _VIEW_SHOP = [
 # "app_label.codename" per role; admin gets every permission of every app.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     MARKETER: [*_VIEW_SHOP, "core.view_dashboard"],
-    SUPPORT_AGENT: [*_VIEW_SHOP, "customers.change_customer", "orders.change_order"],
+    SUPPORT_AGENT: [
+        *_VIEW_SHOP,
+        "customers.change_customer",
+        "customers.merge_customer",
+        "orders.change_order",
+    ],
     ANALYST: [*_VIEW_SHOP, "core.view_dashboard"],
 }
 

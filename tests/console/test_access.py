@@ -107,6 +107,9 @@ def test_every_console_page_declares_the_permission_it_needs():
         "home": "core.view_dashboard",
         "customer_list": "customers.view_customer",
         "customer_detail": "customers.view_customer",
+        "merge_start": "customers.merge_customer",
+        "merge_preview": "customers.merge_customer",
+        "merge_split": "customers.merge_customer",
     }
 
 

@@ -250,8 +250,9 @@ def test_customer_360_query_count_does_not_grow_with_orders(
         OrderLineFactory(order=order, line_number=2)
         PaymentFactory(order=order)
     # session, user, 2 x permissions, customer + identities + addresses + consents,
-    # 2 summary aggregates, orders + lines + payments, reviews, the user's roles
-    with django_assert_num_queries(15):
+    # 2 summary aggregates, orders + lines + payments, reviews, the user's roles,
+    # the merge history
+    with django_assert_num_queries(16):
         response = detail(marketer, hand_built)
 
     assert len(response.context["orders"]) == 3 + extra_orders
