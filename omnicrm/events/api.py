@@ -26,7 +26,6 @@ from omnicrm.events.ingest.messages import BATCH
 from omnicrm.events.selectors import InvalidWriteKey, source_authenticate
 
 
-
 class WriteKey(HttpBasicAuth):
     """A source's write key as the HTTP Basic username, as Segment's libraries send it.
 

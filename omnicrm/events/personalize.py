@@ -24,7 +24,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from omnicrm.customers.models import Customer
-from omnicrm.events.selectors import visitor_profile
+from omnicrm.customers.resolution import identity_lookup
 
 SUPPORTED = tuple(code for code, _name in settings.LANGUAGES)
 
@@ -90,13 +90,13 @@ def greeting_for(
     """
     customer = None
     if anonymous_id:
-        customer = visitor_profile(anonymous_id=anonymous_id)
+        customer = identity_lookup(anonymous_id=anonymous_id)
         if customer is not None and user_id:
-            named = visitor_profile(user_id=user_id)
+            named = identity_lookup(user_id=user_id)
             if named is None or named.pk != customer.pk:
                 customer = None
     elif user_id and trusted:
-        customer = visitor_profile(user_id=user_id)
+        customer = identity_lookup(user_id=user_id)
     if customer is not None and (customer.erased_at or _tracking_withdrawn(customer)):
         customer = None
     chosen = language_pick(

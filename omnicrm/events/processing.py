@@ -33,7 +33,6 @@ from django.utils import timezone
 
 from omnicrm.core.errors import ApplicationError
 from omnicrm.events.models import Event, EventType, SourceChannel
-from omnicrm.events.selectors import visitor_profile
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +99,7 @@ def _withdraw(event: Event) -> None:
     (and the id it is about), so their next event is recognised and not profiled."""
     from omnicrm.customers import resolution
 
-    customer = visitor_profile(user_id=event.user_id, anonymous_id=event.anonymous_id)
+    customer = resolution.identity_lookup(user_id=event.user_id, anonymous_id=event.anonymous_id)
     if customer is None:
         customer = resolution.identity_resolve(
             user_id=event.user_id,
@@ -206,6 +205,8 @@ def _order_completed(event: Event, customer: Any, report: ProcessReport) -> None
 
 
 def _process_one(event_id: int, report: ProcessReport) -> None:
+    from omnicrm.customers.resolution import identity_lookup
+
     with transaction.atomic():
         event = (
             Event.objects.select_for_update()
@@ -216,8 +217,10 @@ def _process_one(event_id: int, report: ProcessReport) -> None:
         if event is None:
             # Another worker got there first, or the event gave up retrying.
             return
+        customer = None
+        event.error = ""
         try:
-            # A savepoint, so a refused order rolls back alone and the mark below stays.
+            # Savepoints: a refusal rolls back its own step, and the mark below stays.
             with transaction.atomic():
                 preference = tracking_preference(event.context)
                 if preference is False:
@@ -225,25 +228,23 @@ def _process_one(event_id: int, report: ProcessReport) -> None:
                 elif preference is True:
                     # Granted again: the profile is found without resolution, which
                     # would ignore a person whose refusal is still on record.
-                    known = visitor_profile(user_id=event.user_id, anonymous_id=event.anonymous_id)
+                    known = identity_lookup(user_id=event.user_id, anonymous_id=event.anonymous_id)
                     if known is not None:
                         _set_tracking_consent(event, known, granted=True)
                 customer = _resolve(event)
                 if customer is not None and preference is True:
                     _set_tracking_consent(event, customer, granted=True)
-                if (
-                    customer is not None
-                    and event.type == EventType.TRACK
-                    and event.event == ORDER_COMPLETED
-                ):
+            if (
+                customer is not None
+                and event.type == EventType.TRACK
+                and event.event == ORDER_COMPLETED
+            ):
+                with transaction.atomic():
                     _order_completed(event, customer, report)
         except ApplicationError as error:
-            customer = None
             where = f"{error.field}: " if error.field else ""
             event.error = f"{where}{error.message}"[:300]
             report.failed += 1
-        else:
-            event.error = ""
         event.customer = customer
         event.processed_at = timezone.now()
         event.save(update_fields=["customer", "processed_at", "error"])

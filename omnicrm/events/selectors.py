@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 from omnicrm.core.apikeys import KEY_NAMESPACE as API_KEY_NAMESPACE
 from omnicrm.core.apikeys import apikey_hash
 from omnicrm.core.errors import ApplicationError, NotFound
-from omnicrm.customers.models import Customer
 from omnicrm.events.models import Event, EventType, RejectedEvent, Source
 
 WRITE_KEY_NAMESPACE = "wk"
@@ -175,33 +174,3 @@ def customer_searches(
             :limit
         ]
     ]
-
-
-def visitor_profile(*, user_id: str = "", anonymous_id: str = "") -> Customer | None:
-    """The profile a visitor's ids point at, without creating or changing anything.
-
-    The userId decides when it is known; an anonymous id counts only when it is not
-    marked shared (a store terminal names nobody). Used for consent changes and the
-    greeting, which must not profile anyone.
-    """
-    from omnicrm.customers.models import Identity, IdentityKind
-
-    user = (user_id or "").strip()
-    if user:
-        identity = (
-            Identity.objects.select_related("customer")
-            .filter(kind=IdentityKind.USER_ID, value=user)
-            .first()
-        )
-        if identity is not None:
-            return identity.customer
-    anonymous = (anonymous_id or "").strip()
-    if anonymous:
-        identity = (
-            Identity.objects.select_related("customer")
-            .filter(kind=IdentityKind.ANONYMOUS, value=anonymous, shared=False)
-            .first()
-        )
-        if identity is not None:
-            return identity.customer
-    return None
