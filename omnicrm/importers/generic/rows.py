@@ -1,0 +1,280 @@
+"""What every generic CSV import shares: the file and its header, row errors, the result."""
+
+from __future__ import annotations
+
+import csv
+import queue
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils.translation import gettext as _
+from tqdm import tqdm
+
+from omnicrm.importers.bulk import import_session
+from omnicrm.importers.files import open_text
+from omnicrm.importers.generic.fields import BadCell
+
+# The pseudo field named when a whole record is malformed rather than one cell.
+ROW = "(row)"
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One rejected row: the line it starts on (header = line 1), the column and why."""
+
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: field {self.field}: {self.message}"
+
+
+@dataclass
+class CsvImportResult:
+    """The outcome of one `csv_import`: counts, every rejected row and notes worth reading."""
+
+    kind: str
+    path: str
+    dry_run: bool
+    rows: int = 0
+    applied: int = 0
+    rejected: int = 0
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    errors: list[RowError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def changed(self) -> bool:
+        return any(self.created.values()) or any(self.updated.values())
+
+    def count(self, table: str, *, created: int = 0, updated: int = 0) -> None:
+        self.created[table] = self.created.get(table, 0) + created
+        self.updated[table] = self.updated.get(table, 0) + updated
+
+    def reject(self, line: int, field_name: str, message: str) -> None:
+        self.errors.append(RowError(line, field_name, message))
+        self.rejected += 1
+
+    def merge(self, other: CsvImportResult) -> None:
+        """Add what a writer thread recorded in its own result."""
+        self.applied += other.applied
+        self.rejected += other.rejected
+        self.errors.extend(other.errors)
+        self.notes.extend(other.notes)
+        for table, n in other.created.items():
+            self.count(table, created=n)
+        for table, n in other.updated.items():
+            self.count(table, updated=n)
+
+
+class CsvFile:
+    """A CSV file whose header is checked against the columns an import understands.
+
+    Cells are read by position; a column missing from the header reads as "" (each record
+    gets one empty cell appended and absent columns point at it), which keeps the per-row
+    code free of lookups.
+    """
+
+    def __init__(self, path: Path, *, known: Sequence[str], required: Sequence[str]):
+        self.path = path
+        with open_text(path) as handle:
+            header = next(csv.reader(handle), [])
+        self.header = [name.strip().lower() for name in header]
+        self.width = len(self.header)
+        self.problems: list[RowError] = []
+        seen: set[str] = set()
+        for name in self.header:
+            if name in seen:
+                self.problems.append(RowError(1, name, _("the column appears twice")))
+            seen.add(name)
+            if name not in known:
+                self.problems.append(
+                    RowError(
+                        1,
+                        name or ROW,
+                        _("unknown column; the columns are: %(columns)s")
+                        % {"columns": ", ".join(known)},
+                    )
+                )
+        for name in required:
+            if name not in seen:
+                self.problems.append(RowError(1, name, _("required column is missing")))
+        self.index = {name: (self.header.index(name) if name in seen else -1) for name in known}
+
+    def has(self, *names: str) -> bool:
+        return any(self.index[name] >= 0 for name in names)
+
+    def records(self) -> Iterator[tuple[int, list[str]]]:
+        """(line where the record starts, cells + one trailing ""); blank lines skipped."""
+        with open_text(self.path) as handle:
+            reader = csv.reader(handle)
+            next(reader, None)
+            end = 1
+            for record in reader:
+                line = end + 1
+                end = reader.line_num
+                if not record:
+                    continue
+                record.append("")
+                yield line, record
+
+    def count(self) -> int:
+        return sum(1 for _record in self.records())
+
+
+def progress_bar(label: str, total: int, enabled: bool) -> tqdm:
+    return tqdm(
+        total=total, desc=label, unit="row", disable=not enabled, file=sys.stderr, leave=True
+    )
+
+
+_DONE = object()
+
+
+class BatchRunner:
+    """Hands batches of checked rows to a writer, in a background thread when it helps.
+
+    Reading and checking rows is Python work; writing them is mostly database work, which
+    releases the interpreter lock (SQLite runs its b-tree work in C, PostgreSQL in another
+    process). With a writer thread on its own connection the two overlap. Inside a
+    transaction (a dry run, a caller's `atomic`, tests) batches are applied inline, in
+    that transaction. The writer records into its own result, merged at `close()`.
+    """
+
+    def __init__(
+        self,
+        make_writer: Callable[[CsvImportResult], Any],
+        result: CsvImportResult,
+        *,
+        threaded: bool,
+    ):
+        self.result = result
+        database = str(connection.settings_dict.get("NAME") or "")
+        self.threaded = (
+            threaded
+            and not connection.in_atomic_block
+            and ":memory:" not in database
+            and "mode=memory" not in database
+        )
+        self.own = CsvImportResult(kind=result.kind, path=result.path, dry_run=result.dry_run)
+        self.writer = make_writer(self.own if self.threaded else result)
+        self.error: BaseException | None = None
+        if self.threaded:
+            self.queue: queue.Queue[Any] = queue.Queue(maxsize=2)
+            self.thread = threading.Thread(
+                target=self._work, name="omnicrm-import-writer", daemon=True
+            )
+            self.thread.start()
+
+    def _work(self) -> None:
+        try:
+            with import_session():
+                while (batch := self.queue.get()) is not _DONE:
+                    if self.error is None:
+                        with transaction.atomic():
+                            self.writer.apply(batch)
+        except BaseException as exc:  # handed to the reading thread, which raises it
+            self.error = exc
+            # Keep consuming so the reading thread never blocks on a full queue.
+            while self.queue.get() is not _DONE:
+                pass
+        finally:
+            connection.close()
+
+    def submit(self, batch: list[Any]) -> None:
+        if not self.threaded:
+            with transaction.atomic():
+                self.writer.apply(batch)
+            return
+        if self.error is not None:
+            self._stop()
+        self.queue.put(batch)
+
+    def __enter__(self) -> BatchRunner:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if not self.threaded:
+            return
+        self.queue.put(_DONE)
+        self.thread.join()
+        if kind is not None:
+            return
+        if self.error is not None:
+            raise self.error
+        self.result.merge(self.own)
+
+    def _stop(self) -> None:
+        error = self.error
+        assert error is not None
+        self.threaded = False  # the thread is finishing; __exit__ has nothing to wait for
+        self.queue.put(_DONE)
+        self.thread.join()
+        raise error
+
+
+def import_rows(
+    csv_file: CsvFile,
+    result: CsvImportResult,
+    *,
+    label: str,
+    parse: Callable[[int, list[str], dict[str, int]], Any],
+    keys: Callable[[Any], list[tuple[str, str]]],
+    make_writer: Callable[[CsvImportResult], Any],
+    batch_size: int,
+    progress: bool,
+    threaded: bool,
+) -> None:
+    """The loop of the one-row-per-entity kinds (customers, products): check each row,
+    reject a row naming the same entity as an earlier one, apply good rows in batches."""
+    col = csv_file.index
+    width = csv_file.width + 1
+    first_line: dict[tuple[str, str], int] = {}
+    batch: list[Any] = []
+    with (
+        BatchRunner(make_writer, result, threaded=threaded) as runner,
+        progress_bar(label, csv_file.count(), progress) as bar,
+    ):
+        for line, cell in csv_file.records():
+            result.rows += 1
+            if len(cell) != width:
+                message = _("expected %(n)d fields, found %(m)d") % {
+                    "n": width - 1,
+                    "m": len(cell) - 1,
+                }
+                result.reject(line, ROW, message)
+                continue
+            try:
+                row = parse(line, cell, col)
+                row_keys = keys(row)
+                for key in row_keys:
+                    if key in first_line:
+                        raise BadCell(
+                            key[0],
+                            _("same %(what)s as line %(line)d")
+                            % {"what": label, "line": first_line[key]},
+                        )
+                first_line.update(dict.fromkeys(row_keys, line))
+            except BadCell as bad:
+                result.reject(line, bad.field, bad.reason)
+                continue
+            batch.append(row)
+            if len(batch) >= batch_size:
+                runner.submit(batch)
+                bar.update(len(batch))
+                batch = []
+        if batch:
+            runner.submit(batch)
+        bar.update(bar.total - bar.n)
