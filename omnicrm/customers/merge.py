@@ -495,7 +495,7 @@ def customer_split(
 
         for channel, change in merge.consent_changes.items():
             current = Consent.objects.filter(customer=primary, channel=channel).first()
-            if _consent_row(current) != change["after"]:
+            if current is None or _consent_row(current) != change["after"]:
                 continue
             before = change["before"]
             if before is None:
@@ -503,7 +503,7 @@ def customer_split(
                 status = ConsentStatus.UNKNOWN
             else:
                 current.status = before["status"]
-                current.changed_at = _from_iso(before["changed_at"])
+                current.changed_at = _from_iso(before["changed_at"]) or now
                 current.save()
                 status = before["status"]
             ConsentEvent.objects.create(

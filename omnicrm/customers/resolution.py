@@ -137,7 +137,8 @@ def _profile_traits(traits: dict[str, Any]) -> dict[str, str]:
     tz = _text(traits.get("timezone"))
     if tz and len(tz) <= 64:
         fields["timezone"] = tz
-    address = traits.get("address") if isinstance(traits.get("address"), dict) else {}
+    raw_address = traits.get("address")
+    address: dict[str, Any] = raw_address if isinstance(raw_address, dict) else {}
     country = _text(address.get("country") or traits.get("country")).upper()
     if len(country) == 2 and country.isalpha():
         fields["country"] = country
