@@ -37,7 +37,7 @@ class CurrencyRevenue:
 class DashboardMetrics:
     """The headline figures of the home dashboard.
 
-    - ``customer_count``: profiles that were not erased.
+    - ``customer_count``: profiles that were not erased or merged into another.
     - ``order_count``: every order ever placed, whatever its status.
     - ``revenue_order_count``: orders whose status is in ``REVENUE_STATUSES`` (confirmed up
       to delivered; pending, canceled, unavailable and returned orders bring no revenue).
@@ -85,7 +85,9 @@ def order_revenue_by_currency() -> list[CurrencyRevenue]:
 
 def dashboard_metrics() -> DashboardMetrics:
     """The home dashboard's KPI figures, in four queries (see DashboardMetrics)."""
-    customer_count = Customer.objects.filter(erased_at__isnull=True).count()
+    customer_count = Customer.objects.filter(
+        erased_at__isnull=True, merged_into__isnull=True
+    ).count()
     orders = Order.objects.aggregate(n=Count("pk"), first=Min("placed_at"), last=Max("placed_at"))
     by_currency = order_revenue_by_currency()
     main = by_currency[0] if by_currency else CurrencyRevenue("", Decimal("0.00"), 0)

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
+from omnicrm.analytics.selectors import dashboard_metrics
 from omnicrm.core.models import AuditLog
 from omnicrm.customers import selectors, services
 from omnicrm.customers.errors import (
@@ -410,6 +411,7 @@ def test_a_merged_profile_leaves_lists_and_refuses_changes(pair):
 
     assert web.pk not in ids(selectors.customer_list())
     assert ha.pk in ids(selectors.customer_list())
+    assert dashboard_metrics().customer_count == 1
     with pytest.raises(CustomerMerged) as merged:
         services.customer_update(customer=web, data={"name": "X"})
     assert merged.value.message == (
