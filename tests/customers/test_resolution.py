@@ -483,9 +483,15 @@ def test_lookup_finds_without_writing():
     [
         ("{not json", "OMNICRM_IDENTITY_RULES is not valid JSON"),
         ('{"auto_merge": ["device"]}', "OMNICRM_IDENTITY_RULES: auto_merge: unknown or not"),
-        ('{"max_profiles_per_identifier": 1}', "OMNICRM_IDENTITY_RULES: max_profiles_per_identifier: must be"),
+        (
+            '{"max_profiles_per_identifier": 1}',
+            "OMNICRM_IDENTITY_RULES: max_profiles_per_identifier: must be",
+        ),
         ('{"automerge": []}', "OMNICRM_IDENTITY_RULES: automerge: unknown key"),
-        ('{"placeholders": {"mail": ["x"]}}', "OMNICRM_IDENTITY_RULES: placeholders.mail: unknown identifier"),
+        (
+            '{"placeholders": {"mail": ["x"]}}',
+            "OMNICRM_IDENTITY_RULES: placeholders.mail: unknown identifier",
+        ),
     ],
 )
 def test_a_bad_rules_setting_is_reported_naming_the_key(setting, message):
