@@ -184,16 +184,16 @@ def _trusted(request: HttpRequest, write_key: str) -> bool:
     if bearer.lower().startswith("bearer "):
         raw_api_key = bearer[7:]
     if raw_api_key.strip():
-        key = apikey_authenticate(raw_key=raw_api_key)
-        if not apikey_has_scope(key, READ):
+        api_key = apikey_authenticate(raw_key=raw_api_key)
+        if not apikey_has_scope(api_key, READ):
             raise PermissionDenied(_("this API key lacks the read scope the greeting needs"))
         return True
-    key = http.header_write_key(request) or write_key
-    if not key:
+    raw_write_key = http.header_write_key(request) or write_key
+    if not raw_write_key:
         raise InvalidWriteKey(
             _("send a write key (writeKey query parameter or HTTP Basic) or an API key")
         )
-    source_authenticate(raw_key=key)
+    source_authenticate(raw_key=raw_write_key)
     return False
 
 

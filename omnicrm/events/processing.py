@@ -41,7 +41,7 @@ BATCH_SIZE = 200
 ORDER_COMPLETED = "Order Completed"
 CONSENT_CATEGORY = "tracking"
 # Orders know fewer channels than sources do: apps are "app", the POS is the store.
-ORDER_CHANNELS = {
+ORDER_CHANNELS: dict[str, str] = {
     SourceChannel.WEB: "web",
     SourceChannel.IOS: "app",
     SourceChannel.ANDROID: "app",

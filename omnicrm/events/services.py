@@ -186,9 +186,11 @@ def rejection_record(
         received_at=timezone.now(),
     )
     if rejection_budget.trim_due(source_id):
-        keep = RejectedEvent.objects.filter(source_id=source_id).order_by("-id")
-        cutoff = keep.values_list("id", flat=True)[REJECTIONS_KEPT : REJECTIONS_KEPT + 1]
+        same_source = RejectedEvent.objects.filter(source=source)
+        cutoff = same_source.order_by("-id").values_list("id", flat=True)[
+            REJECTIONS_KEPT : REJECTIONS_KEPT + 1
+        ]
         oldest_kept = list(cutoff)
         if oldest_kept:
-            RejectedEvent.objects.filter(source_id=source_id, id__lte=oldest_kept[0]).delete()
+            same_source.filter(id__lte=oldest_kept[0]).delete()
     return row

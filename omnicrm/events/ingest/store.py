@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -103,7 +104,7 @@ def _insert_generic(*, rows: list[Row], source: Source, received_at: datetime) -
     ids: list[int] = []
     for start in range(0, len(rows), SQLITE_CHUNK):
         chunk = rows[start : start + SQLITE_CHUNK]
-        params: list[object] = []
+        params: list[Any] = []
         for r in chunk:
             params.extend(
                 (
