@@ -24,7 +24,9 @@ from omnicrm.customers.models import (
 from omnicrm.customers.resolution import identity_alias, identity_lookup, identity_resolve
 from omnicrm.customers.rules import identity_policy, identity_rules
 from omnicrm.events.models import Event
+from omnicrm.events.services import source_create
 from tests.customers.identity_world import T0, event
+from tests.events.conftest import IMMEDIATE_TASKS, Tracker, track
 from tests.factories import CustomerFactory, IdentityFactory
 
 pytestmark = pytest.mark.django_db
@@ -541,3 +543,76 @@ def test_two_workers_resolving_a_new_anonymous_id_at_once_create_one_profile():
     assert errors == []
     assert len(set(found)) == 1
     assert Identity.objects.filter(kind="anonymous", value="anon-race").count() == 1
+
+
+# --- through the tracking API and event processing -------------------------------------
+
+
+@pytest.fixture
+def pipeline(client, settings, django_capture_on_commit_callbacks):
+    """send(channel, *messages): POST a batch with that channel's source write key and run
+    the processing task it queues, as a worker would."""
+    settings.TASKS = IMMEDIATE_TASKS
+    keys: dict[str, str] = {}
+
+    def send(channel: str, *messages: dict) -> None:
+        if channel not in keys:
+            keys[channel] = source_create(name=channel, channel=channel)[1]
+        with django_capture_on_commit_callbacks(execute=True):
+            response = Tracker(client, keys[channel]).post("/v1/batch", {"batch": list(messages)})
+        assert response.status_code == 200, response.content
+
+    return send
+
+
+def test_pipeline_browsing_on_two_devices_joins_one_profile_after_logging_in(pipeline):
+    pipeline(
+        "web",
+        track("w-1", anonymousId="anon-laptop"),
+        track("w-2", anonymousId="anon-laptop", event="Products Searched"),
+    )
+    pipeline("ios", track("i-1", anonymousId="anon-phone"))
+    assert Event.objects.filter(customer__isnull=False).values("customer").distinct().count() == 2
+
+    pipeline(
+        "ios",
+        {
+            **track("i-2", anonymousId="anon-phone"),
+            "type": "identify",
+            "userId": "u-ha",
+            "traits": {"name": "Đặng Lưu Hà"},
+        },
+    )
+    pipeline(
+        "web", {**track("w-3", anonymousId="anon-laptop"), "type": "identify", "userId": "u-ha"}
+    )
+
+    ha = owner_of("user_id", "u-ha")
+    assert sorted(Event.objects.filter(customer=ha).values_list("message_id", flat=True)) == [
+        "i-1",
+        "i-2",
+        "w-1",
+        "w-2",
+        "w-3",
+    ]
+    assert ha.name == "Đặng Lưu Hà"
+    assert sorted(CustomerMerge.objects.values_list("trigger", flat=True)) == ["identify"]
+
+
+def test_pipeline_the_store_till_attributes_each_buyer_and_merges_nobody(pipeline):
+    ha = known("u-ha", loyalty_card=("TC-000482", False))
+    lan = known("u-lan", loyalty_card=("TC-000777", False))
+    till = {"anonymousId": "till-1", "type": "identify"}
+
+    pipeline(
+        "pos",
+        {**track("p-1"), **till, "traits": {"loyalty_card": "TC-000482"}},
+        {**track("p-2"), **till, "traits": {"loyalty_card": "TC-000777"}},
+        track("p-3", anonymousId="till-1", event="Till Opened"),
+    )
+
+    by_message = dict(Event.objects.values_list("message_id", "customer_id"))
+    assert (by_message["p-1"], by_message["p-2"]) == (ha.pk, lan.pk)
+    assert by_message["p-3"] not in (ha.pk, lan.pk)
+    assert not CustomerMerge.objects.exists()
+    assert Identity.objects.get(value="till-1").shared is True
