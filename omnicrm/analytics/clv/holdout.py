@@ -49,6 +49,8 @@ class CalibrationHoldout:
     calibration_end: np.datetime64
     observation_end: np.datetime64
     new_customers_in_holdout: int
+    #: Log rows after ``observation_end``, left out of both periods.
+    purchases_after_observation_end: int = 0
 
 
 def split_calibration_holdout(
@@ -61,7 +63,8 @@ def split_calibration_holdout(
     unit: str = "days",
 ) -> CalibrationHoldout:
     """Split a transaction log at ``calibration_end`` (that day belongs to the calibration
-    period). ``observation_end`` defaults to the last day of the log."""
+    period). ``observation_end`` defaults to the last day of the log; rows after it are left
+    out and counted in ``purchases_after_observation_end``."""
     keys, days, values = validated_log(customers, dates, amounts)
     scale = float(unit_days(unit))
     cal_day = day_number(calibration_end, field="calibration_end")
@@ -70,13 +73,6 @@ def split_calibration_holdout(
         if observation_end is None
         else day_number(observation_end, field="observation_end")
     )
-    late = days > end_day
-    if late.any():
-        raise TransactionLogInvalid(
-            _("The purchase at position %(index)d is after the end of observation %(end)s.")
-            % {"index": int(np.argmax(late)), "end": np.datetime64(end_day, "D")},
-            field="observation_end",
-        )
     if cal_day >= end_day:
         raise TransactionLogInvalid(
             _(
@@ -86,6 +82,13 @@ def split_calibration_holdout(
             % {"cal": np.datetime64(cal_day, "D"), "end": np.datetime64(end_day, "D")},
             field="calibration_end",
         )
+    # Purchases after the end of observation are outside the experiment: they are left out
+    # and counted, so the report can say so.
+    observed = days <= end_day
+    after_end = int((~observed).sum())
+    if after_end:
+        keys, days = keys[observed], days[observed]
+        values = None if values is None else values[observed]
     in_cal = days <= cal_day
     if not in_cal.any():
         raise TransactionLogInvalid(
@@ -129,6 +132,7 @@ def split_calibration_holdout(
         calibration_end=np.datetime64(cal_day, "D"),
         observation_end=np.datetime64(end_day, "D"),
         new_customers_in_holdout=int(unique_keys.shape[0] - cal_ids.shape[0]),
+        purchases_after_observation_end=after_end,
     )
 
 

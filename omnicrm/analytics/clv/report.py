@@ -164,6 +164,7 @@ def fit_report(log: TransactionLog, options: FitOptions, *, source: str = "") ->
             "unit": options.unit,
             "model": predictions.model,
             "new_customers_in_holdout": split.new_customers_in_holdout,
+            "rows_after_observation_end": split.purchases_after_observation_end,
             "rows": [
                 {
                     "group": r.group,
@@ -227,6 +228,11 @@ def report_lines(data: dict[str, Any]) -> list[str]:
                 "new": h["new_customers_in_holdout"],
             }
         )
+        if h["rows_after_observation_end"]:
+            lines.append(
+                _("%(n)d rows after the end of observation were left out.")
+                % {"n": h["rows_after_observation_end"]}
+            )
     lines.append("")
     bg = data["bgnbd"]
     if bg["fitted"]:

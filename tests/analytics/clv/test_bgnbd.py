@@ -231,6 +231,26 @@ def test_frequent_buyers_over_long_horizons_stay_finite_where_the_plain_formula_
     assert np.isfinite(ours).all() and ours[0] > 0
 
 
+def test_a_dropout_probability_the_same_for_everyone_is_predicted_by_gauss_jacobi():
+    # given: a and b in the tens of thousands (p ~ 0.52 for everybody, as fitted on Olist),
+    # where scipy's hypergeometric function gives up
+    r, alpha, a, b = 0.0058, 57.8, 36063.7, 33438.7
+    x, t_x, T, t = np.array([0.0, 1.0, 3.0]), np.array([0.0, 40.0, 90.0]), np.full(3, 150.0), 184.0
+    with np.errstate(all="ignore"):
+        assert not np.isfinite(bg._hyp2f1_part(r, alpha, a, b, np.full(3, t), x, T)).all()
+
+    # when
+    ours = conditional_expected_purchases([r, alpha, a, b], t, x, t_x, T)
+
+    # then: the fixed-p limit (1/p)(1 - ((alpha+T)/(alpha+T+p t))^(r+x)) up to the tiny
+    # spread of p, times P(alive)
+    p0 = a / (a + b + x)
+    limit = (1 - ((alpha + T) / (alpha + T + p0 * t)) ** (r + x)) / p0
+    assert np.allclose(ours, limit * probability_alive([r, alpha, a, b], x, t_x, T), rtol=1e-4)
+    draws = np.array([[r, alpha, a, b], [r, alpha, a * 1.01, b * 1.01]])
+    assert np.isfinite(conditional_expected_purchases(draws, t, x, t_x, T)).all()
+
+
 def test_non_positive_c_falls_back_to_quadrature_and_matches_direct_integration():
     # given: a + b < 1 makes c = a + b + x - 1 negative for x = 0
     r, alpha, a, b = 0.5, 3.0, 0.3, 0.5

@@ -79,7 +79,6 @@ def test_empty_groups_are_left_out_but_the_total_stays():
     [
         ("2024-03-01", "2024-03-01", "must be before"),
         ("2023-12-01", None, "No purchase is on or before"),
-        ("2024-01-15", "2024-01-20", "after the end of observation"),
     ],
 )
 def test_impossible_cuts_are_refused(calibration_end, observation_end, fragment):
@@ -89,3 +88,17 @@ def test_impossible_cuts_are_refused(calibration_end, observation_end, fragment)
             ["a", "a"], dates, calibration_end=calibration_end, observation_end=observation_end
         )
     assert fragment in err.value.message
+
+
+def test_rows_after_the_observation_end_are_left_out_and_counted():
+    dates = np.array(["2024-01-01", "2024-01-20", "2024-02-10", "2024-03-05"], "datetime64[D]")
+    split = split_calibration_holdout(
+        ["a", "a", "a", "b"],
+        dates,
+        calibration_end="2024-01-31",
+        observation_end="2024-02-29",
+    )
+    assert split.calibration.customers.tolist() == ["a"]
+    assert split.holdout_purchases.tolist() == [1]
+    assert split.purchases_after_observation_end == 1
+    assert split.new_customers_in_holdout == 0

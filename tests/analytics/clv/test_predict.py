@@ -264,7 +264,7 @@ logs = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(log=logs, min_repeat=st.sampled_from([1, 2, 20]), unit=st.sampled_from(["days", "weeks"]))
 def test_random_small_logs_give_finite_predictions_or_a_clear_error(log, min_repeat, unit):
     customers = np.array([f"c{c}" for c, _d, _a in log])
