@@ -31,8 +31,10 @@ from omnicrm.customers.schemas import (
 router = Router(tags=["customers"])
 
 
-def _detail(public_id: str) -> CustomerOut:
+def _detail(public_id: str, *, live: bool = False) -> CustomerOut:
     customer = selectors.customer_profile(public_id=public_id)
+    if live:
+        services.customer_ensure_live(customer)
     summary = selectors.customer_summary(customer=customer)
     return CustomerOut.from_orm(customer, context={"summary": summary})
 
@@ -51,8 +53,7 @@ def customer_list(request: HttpRequest, query: Query[CustomerListQuery]) -> dict
 def customer_retrieve(request: HttpRequest, customer_id: str) -> CustomerOut:
     """One profile with its Customer 360 summary, identities, addresses and consents.
     A profile merged into another answers 409 `customer_merged` with `merged_into`."""
-    services.customer_ensure_live(selectors.customer_get(public_id=customer_id))
-    return _detail(customer_id)
+    return _detail(customer_id, live=True)
 
 
 @router.post("", response={201: CustomerOut, **error_responses(409, 422)})
