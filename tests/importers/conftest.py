@@ -1,0 +1,47 @@
+"""Fixtures for the importer tests: the bundled Olist sample read independently of the importer."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from omnicrm.importers.services import olist_sample_path
+
+SAMPLE = olist_sample_path()
+
+
+def read_sample(stem: str, directory: Path = SAMPLE) -> list[dict[str, str]]:
+    """Rows of one Olist table, read with the csv module (not the importer's reader)."""
+    path = directory / f"{stem}.csv.gz"
+    with gzip.open(path, "rt", encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture
+def olist_copy(tmp_path: Path) -> Callable[[], Path]:
+    """A writable copy of the bundled sample, for tests that change or unpack files."""
+
+    def make() -> Path:
+        target = tmp_path / "olist"
+        shutil.copytree(SAMPLE, target)
+        return target
+
+    return make
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write `text` (leading blank line and indentation removed) as a CSV file."""
+
+    def write(name: str, text: str) -> Path:
+        lines = [line.strip() for line in text.strip("\n").splitlines()]
+        path = tmp_path / name
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    return write

@@ -1,0 +1,55 @@
+"""The CSV importer outside any transaction: batches are written by a second thread on its
+own database connection, so these tests commit for real (transactional_db)."""
+
+from __future__ import annotations
+
+import pytest
+
+from omnicrm.core.models import AuditLog
+from omnicrm.customers.models import Customer
+from omnicrm.importers.generic.rows import BatchRunner, CsvImportResult
+from omnicrm.importers.services import csv_import, demo_shop_generate
+from omnicrm.orders.models import Order, OrderLine, Payment
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_threaded_import_writes_everything_and_a_rerun_nothing(tmp_path):
+    shop = demo_shop_generate(customers=300, out=tmp_path, seed=9, progress=False)
+
+    first = [
+        csv_import(kind=kind, path=shop.files[kind], progress=False, batch_size=200)
+        for kind in ("customers", "products", "orders")
+    ]
+    again = csv_import(kind="orders", path=shop.files["orders"], progress=False, batch_size=200)
+
+    assert [r.rejected for r in first] == [0, 0, 0]
+    assert first[2].applied == shop.order_lines
+    assert first[2].created["orders"] == shop.orders
+    assert (Customer.objects.count(), Order.objects.count(), OrderLine.objects.count()) == (
+        300,
+        shop.orders,
+        shop.order_lines,
+    )
+    assert Payment.objects.count() == shop.orders
+    assert sum(again.created.values()) == sum(again.updated.values()) == 0
+    assert AuditLog.objects.filter(action="import.csv.orders").count() == 1
+
+
+def test_a_failing_writer_stops_the_import_with_its_error():
+    class Failing:
+        def __init__(self, result: CsvImportResult):
+            self.result = result
+
+        def apply(self, batch: list[int]) -> None:
+            raise RuntimeError(f"cannot write batch {batch}")
+
+    result = CsvImportResult(kind="orders", path="x.csv", dry_run=False)
+
+    with pytest.raises(RuntimeError) as err, BatchRunner(Failing, result, threaded=True) as runner:
+        assert runner.threaded
+        runner.submit([1])
+        for _ in range(50):
+            runner.submit([2])
+
+    assert str(err.value) == "cannot write batch [1]"
