@@ -27,6 +27,7 @@ class NavItem:
 NAVIGATION = (
     NavItem("console:home", _("Dashboard"), "dashboard"),
     NavItem("console:customer_list", _("Customers"), "customers", ("console:customer_detail",)),
+    NavItem("tracking:source_list", _("Sources"), "globe", ("tracking:source_detail",)),
 )
 
 ROLE_NAMES = {

@@ -141,8 +141,8 @@ def nav_links(html: str) -> list[str]:
         ("marketer", ["/", "/customers/"]),
         ("analyst", ["/", "/customers/"]),
         ("support_agent", ["/customers/"]),
-        ("admin", ["/", "/customers/"]),
-        ("superuser", ["/", "/customers/", "/admin/"]),
+        ("admin", ["/", "/customers/", "/sources/"]),
+        ("superuser", ["/", "/customers/", "/sources/", "/admin/"]),
         ("nobody", []),
     ],
 )
