@@ -180,11 +180,13 @@
     });
   }
 
-  function enqueue(msg, immediately) {
+  // Takes a function, not a message: building one sets the id cookie, which must not
+  // happen for a visitor who refused tracking.
+  function enqueue(build, immediately) {
     if (!writeKey || !trackingAllowed()) {
       return Promise.resolve(false);
     }
-    queue.push(msg);
+    queue.push(build());
     if (immediately) {
       return flush({ wait: true });
     }
@@ -215,11 +217,13 @@
       if (name) {
         fields.name = String(name);
       }
-      return enqueue(message("page", fields));
+      return enqueue(function () { return message("page", fields); });
     },
 
     track: function (event, properties) {
-      return enqueue(message("track", { event: String(event), properties: properties || {} }));
+      return enqueue(function () {
+        return message("track", { event: String(event), properties: properties || {} });
+      });
     },
 
     // Sent at once (not batched): the login is what later greetings and events rely on.
@@ -232,7 +236,7 @@
       if (userId !== null && userId !== undefined && userId !== "") {
         storage(USER_KEY, String(userId));
       }
-      return enqueue(message("identify", { traits: traits || {} }), true);
+      return enqueue(function () { return message("identify", { traits: traits || {} }); }, true);
     },
 
     // omnicrm.consent({tracking: false}) tells omnicrm and stops all sending; true resumes.
@@ -240,23 +244,25 @@
       if (!choices || typeof choices.tracking !== "boolean") {
         return Promise.resolve(false);
       }
-      var msg = message("track", {
-        event: "Segment Consent Preference Updated",
-        context: {
-          consent: { categoryPreferences: { tracking: choices.tracking } },
-          library: { name: "omnicrm.js", version: VERSION },
-          page: pageContext()
-        }
-      });
+      function build() {
+        return message("track", {
+          event: "Segment Consent Preference Updated",
+          context: {
+            consent: { categoryPreferences: { tracking: choices.tracking } },
+            library: { name: "omnicrm.js", version: VERSION },
+            page: pageContext()
+          }
+        });
+      }
       if (choices.tracking) {
         storage(CONSENT_KEY, "granted");
-        return enqueue(msg, true);
+        return enqueue(build, true);
       }
       // The refusal is the last message: the queue is dropped, nothing is sent after it,
       // and the id cookie goes (omnicrm keeps the refusal on the profile).
       queue = [];
+      var sent = writeKey ? send([build()], false) : Promise.resolve(false);
       storage(CONSENT_KEY, "denied");
-      var sent = writeKey ? send([msg], false) : Promise.resolve(false);
       forgetAnonymousId();
       return sent;
     },
