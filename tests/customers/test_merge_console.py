@@ -232,3 +232,22 @@ def test_admins_may_split_too(login, ha, web):
 
     assert response.status_code == 302
     assert CustomerMerge.objects.get().status == MergeStatus.SPLIT
+
+
+@pytest.mark.parametrize(
+    ("language", "history", "reason"),
+    [
+        ("vi", "Lịch sử gộp", "bị chặn: cả hai hồ sơ đều có userId (u-ha và u-other)"),
+        ("zh-hans", "合并记录", "已阻止：两个档案都有 userId（u-ha 和 u-other）"),  # noqa: RUF001
+    ],
+)
+def test_merge_pages_speak_vietnamese_and_chinese(login, ha, web, language, history, reason):
+    agent = login("support_agent")
+    IdentityFactory(customer=web, kind="user_id", value="u-other")
+    headers = {"Accept-Language": language}
+
+    page = agent.get(detail(ha), headers=headers).content.decode()
+    preview = agent.get(preview_url(ha, web), headers=headers).content.decode()
+
+    assert history in text_by_id(page, "merge-history-title")
+    assert reason in text_by_id(preview, "merge-verdict")
