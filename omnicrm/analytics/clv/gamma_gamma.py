@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from django.utils.translation import gettext as _
-from scipy import optimize, special
+from scipy import special
 
 from omnicrm.analytics.clv.bgnbd import (
     LOG_BOUND,
@@ -37,7 +37,7 @@ from omnicrm.analytics.clv.bgnbd import (
     difference_hessian,
     dot,
     information_inverse,
-    newton_polish,
+    maximize_log_likelihood,
     parameter_estimates,
 )
 from omnicrm.analytics.clv.errors import ModelNotFittable, TransactionLogInvalid
@@ -238,16 +238,18 @@ def gamma_gamma_fit(
         )
     mean = dot(d.w, d.m) / d.weight_total
     phi0 = np.log([1.0, 2.0, mean])
-    result = optimize.minimize(
-        _objective,
-        phi0,
-        args=(d,),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-LOG_BOUND, LOG_BOUND)] * 3,
-        options={"maxiter": 2000, "ftol": 1e-10, "gtol": 1e-6},
+    x_all = np.asarray(frequency, dtype=np.float64).ravel()
+    m_all = np.asarray(monetary_value, dtype=np.float64).ravel()
+    keep = (x_all > 0) & (m_all > 0)
+    x_kept, m_kept = x_all[keep], m_all[keep]
+    w_kept = None if weights is None else np.asarray(weights, dtype=np.float64).ravel()[keep]
+
+    def subsample(rows: npt.NDArray[np.intp]) -> _Data:
+        return _data(x_kept[rows], m_kept[rows], None if w_kept is None else w_kept[rows])
+
+    phi, hess, iterations = maximize_log_likelihood(
+        _objective, _hessian, phi0, d, rows=x_kept.shape[0], subsample=subsample
     )
-    phi, hess, newton_steps = newton_polish(_objective, _hessian, result.x, d)
     at_bound = np.abs(phi) >= LOG_BOUND - 1e-3
     if at_bound.any():
         names = ", ".join(n for n, hit in zip(PARAM_NAMES, at_bound, strict=True) if hit)
@@ -275,6 +277,6 @@ def gamma_gamma_fit(
         log_likelihood=float(ll),
         log_covariance=covariance,
         n_customers=round(d.weight_total),
-        iterations=int(result.nit) + newton_steps,
+        iterations=iterations,
         frequency_spend_correlation=corr,
     )
