@@ -363,3 +363,22 @@ def test_invalid_histories_are_refused(x, t_x, T, fragment):
     with pytest.raises(TransactionLogInvalid) as err:
         bgnbd_log_likelihood((1, 1, 1, 1), x, t_x, T)
     assert fragment in err.value.message
+
+
+def test_large_bases_reach_the_same_optimum_from_a_subsample(monkeypatch):
+    # given: a base above the warm-start threshold (lowered so that the test stays small)
+    rng = np.random.default_rng(9)
+    sim = simulate_customers(
+        6_000, bgnbd_params=(0.243, 30.9, 0.793, 2.426), age=rng.uniform(180, 730, 6_000), rng=rng
+    )
+    direct = bgnbd_fit(sim.frequency, sim.recency, sim.age)
+    monkeypatch.setattr(bg, "WARM_START_ROWS", 2_000)
+    monkeypatch.setattr(bg, "SUBSAMPLE_ROWS", 1_000)
+
+    # when
+    warm = bgnbd_fit(sim.frequency, sim.recency, sim.age)
+
+    # then: the same estimates, likelihood and intervals, by the cheaper route
+    assert np.allclose(warm.params.as_array(), direct.params.as_array(), rtol=1e-8)
+    assert warm.log_likelihood == pytest.approx(direct.log_likelihood, rel=1e-13)
+    assert np.allclose(warm.log_covariance, direct.log_covariance, rtol=1e-3)

@@ -159,3 +159,22 @@ def test_agrees_with_lifetimes_on_cdnow(cdnow_reference):
         ours.expected_order_value(ref[:, 1], ref[:, 4]),
         rtol=1e-4,
     )
+
+
+def test_large_bases_reach_the_same_optimum_from_a_subsample(monkeypatch):
+    from omnicrm.analytics.clv import bgnbd
+
+    rng = np.random.default_rng(4)
+    sim = simulate_customers(
+        8_000,
+        bgnbd_params=(0.6, 4.4, 0.8, 2.4),
+        gamma_gamma_params=(6.25, 3.74, 15.44),
+        age=52.0,
+        rng=rng,
+    )
+    direct = gamma_gamma_fit(sim.frequency, sim.monetary_value)
+    monkeypatch.setattr(bgnbd, "WARM_START_ROWS", 2_000)
+    monkeypatch.setattr(bgnbd, "SUBSAMPLE_ROWS", 1_000)
+    warm = gamma_gamma_fit(sim.frequency, sim.monetary_value)
+    assert np.allclose(warm.params.as_array(), direct.params.as_array(), rtol=1e-7)
+    assert warm.log_likelihood == pytest.approx(direct.log_likelihood, rel=1e-13)
