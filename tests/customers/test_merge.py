@@ -470,3 +470,14 @@ def test_two_opposite_merges_at_once_lock_in_one_order_and_one_wins():
     merge = CustomerMerge.objects.get()
     assert Order.objects.filter(customer=merge.primary).count() == 2
     assert Customer.objects.filter(merged_into__isnull=False).count() == 1
+
+
+def test_an_erased_profile_cannot_be_merged(pair):
+    services.customer_erase(customer=pair.web)
+
+    with pytest.raises(MergeBlocked) as blocked:
+        customer_merge(primary=pair.ha, secondary=Customer.objects.get(pk=pair.web.pk), reason="r")
+
+    assert blocked.value.extra["reasons"] == [
+        {"code": "erased", "message": f"profile {pair.web.public_id} was erased"}
+    ]
