@@ -50,22 +50,21 @@ def _expression(field: models.Field, vendor: str) -> str | None:
     return f"(None if {{x}} is None else {template})" if field.null else template
 
 
-def _row_adapter(expressions: Sequence[str | None]) -> Callable[[Row], Row] | None:
-    """One function adapting a whole row, or None when no column needs it.
+def _compile(
+    args: str, expressions: Sequence[str | None], *, before: str = "", after: str = ""
+) -> Callable[..., Row]:
+    """`lambda <args>: (<before>, r[0] adapted, r[1], ..., <after>)`, built once per table.
 
-    Built once per table as a single tuple expression (`lambda r: (r[0], str(r[1]), ...)`)
-    from column positions and the fixed templates above, so adapting a row is one call.
+    The source holds only column positions and the fixed templates above, so adapting and
+    assembling a row is one call and one tuple instead of a loop over its columns.
     """
-    if not any(expressions):
-        return None
     parts = [e.format(x=f"r[{i}]") if e else f"r[{i}]" for i, e in enumerate(expressions)]
-    source = f"lambda r: ({', '.join(parts)},)"
-    return eval(source, {"UTC": UTC, "dumps": json.dumps})  # noqa: S307 - fixed templates only
+    items = ", ".join(p for p in (before, *parts, after) if p)
+    return eval(f"lambda {args}: ({items},)", {"UTC": UTC, "dumps": json.dumps})  # noqa: S307
 
 
 def _adapt_one(field: models.Field, vendor: str, value: Any) -> Any:
-    adapt = _row_adapter([_expression(field, vendor)])
-    return adapt((value,))[0] if adapt else value
+    return _compile("r", [_expression(field, vendor)])((value,))[0]
 
 
 def _make_many(make: Callable[[], Any], count: int) -> list[Any]:
@@ -106,9 +105,10 @@ class BulkTable:
         named = {f.attname for f in self.fields} | {opts.pk.attname}
         self.filled = [f for f in opts.concrete_fields if f.attname not in named]
         self.insert_columns = [f.column for f in [opts.pk, *self.fields, *self.filled]]
-        # The caller's columns are adapted row by row; `_fill` adapts the rest once.
-        self.adapt_insert = _row_adapter(
-            [None, *(_expression(f, self.vendor) for f in self.fields)]
+        # Builds (pk, the caller's columns adapted, the filled-in columns); `_fill`
+        # adapts the filled-in values once.
+        self.build_insert = _compile(
+            "pk, r, e", [_expression(f, self.vendor) for f in self.fields], before="pk", after="*e"
         )
         self.touched = [
             f
@@ -117,7 +117,9 @@ class BulkTable:
         ]
         update_fields = [*self.fields, *self.touched]
         self.update_columns = [f.column for f in update_fields]
-        self.adapt_update = _row_adapter([_expression(f, self.vendor) for f in update_fields])
+        self.build_update = _compile(
+            "r, t, pk", [_expression(f, self.vendor) for f in self.fields], after="*t, pk"
+        )
         self._sequence: str | None = None
 
     def _fill(self, now: datetime, count: int) -> list[Row]:
@@ -130,8 +132,10 @@ class BulkTable:
             elif field.has_default() and callable(field.default):
                 constant.append(None)
                 made = _make_many(field.default, count)
-                adapt = _row_adapter([_expression(field, self.vendor)])
-                made_columns.append((index, [adapt((v,))[0] for v in made] if adapt else made))
+                if expression := _expression(field, self.vendor):
+                    adapt = _compile("r", [expression])
+                    made = [adapt((v,))[0] for v in made]
+                made_columns.append((index, made))
                 continue
             else:
                 value = field.get_default()
@@ -181,14 +185,10 @@ class BulkTable:
             return []
         ids = self.allocate_ids(len(rows))
         filled = self._fill(timezone.now(), len(rows))
-        adapt = self.adapt_insert
-        if adapt is None:
-            full = [(pk, *row, *extra) for pk, row, extra in zip(ids, rows, filled, strict=True)]
-        else:
-            full = [
-                adapt((pk, *row)) + extra for pk, row, extra in zip(ids, rows, filled, strict=True)
-            ]
-        self._write(full)
+        build = self.build_insert
+        self._write(
+            [build(pk, row, extra) for pk, row, extra in zip(ids, rows, filled, strict=True)]
+        )
         return ids
 
     def _write(self, rows: list[Row]) -> None:
@@ -201,9 +201,9 @@ class BulkTable:
                 for row in rows:
                     copy.write_row(row)
             return
-        marks = ", ".join(["%s"] * len(self.insert_columns))
-        sql = f'INSERT INTO "{self.table}" ({columns}) VALUES ({marks})'  # noqa: S608
         with connection.cursor() as cursor:
+            marks = ", ".join(["%s"] * len(self.insert_columns))
+            sql = f'INSERT INTO "{self.table}" ({columns}) VALUES ({marks})'  # noqa: S608
             for part in chunked(rows):
                 cursor.executemany(sql, part)
 
@@ -211,9 +211,10 @@ class BulkTable:
         """Overwrite `columns` (and `auto_now` fields) of existing rows given as (pk, values)."""
         if not rows:
             return
-        tail = tuple(timezone.now() for _f in self.touched)
-        adapt = self.adapt_update or (lambda row: row)
-        params = [(*adapt((*row, *tail)), pk) for pk, row in rows]
+        now = timezone.now()
+        tail = tuple(_adapt_one(f, self.vendor, now) for f in self.touched)
+        build = self.build_update
+        params = [build(row, tail, pk) for pk, row in rows]
         assignments = ", ".join(f'"{c}" = %s' for c in self.update_columns)
         sql = f'UPDATE "{self.table}" SET {assignments} WHERE "{self.pk_column}" = %s'  # noqa: S608
         with connection.cursor() as cursor:
