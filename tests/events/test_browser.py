@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from omnicrm.customers.models import ConsentStatus, Identity
 from omnicrm.events.models import Event
@@ -97,7 +98,7 @@ def page(monkeypatch):
 
 
 @pytest.fixture
-def shop(live_server, transactional_db, settings, page):
+def shop(page, live_server, transactional_db, settings):
     """The Coffee's home page, served on its own loopback port with the snippet."""
     settings.TASKS = IMMEDIATE_TASKS
     _source, key = source_create(name="Website", channel="web")
@@ -121,6 +122,9 @@ def shop(live_server, transactional_db, settings, page):
     yield page
     server.shutdown()
     server.server_close()
+    # Connections opened while Playwright runs live in its context; close them here, or
+    # PostgreSQL refuses to drop the test database at the end of the session.
+    connections.close_all()
 
 
 def test_a_visitor_identifies_and_is_greeted_by_name(shop):
