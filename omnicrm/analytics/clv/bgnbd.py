@@ -29,6 +29,7 @@ from scipy import integrate, optimize, special
 
 from omnicrm.analytics.clv.errors import ModelNotFittable, TransactionLogInvalid
 from omnicrm.analytics.clv.summary import weighted_sum
+from omnicrm.analytics.clv.threads import single_threaded_blas
 
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
@@ -397,6 +398,7 @@ class BGNBDFit:
         return conditional_expected_purchases(self.params.as_array(), t_arr, zero, zero, zero)
 
 
+@single_threaded_blas
 def bgnbd_fit(
     frequency: ArrayLike,
     recency: ArrayLike,

@@ -42,6 +42,7 @@ from omnicrm.analytics.clv.bgnbd import (
 )
 from omnicrm.analytics.clv.errors import ModelNotFittable, TransactionLogInvalid
 from omnicrm.analytics.clv.summary import weighted_sum
+from omnicrm.analytics.clv.threads import single_threaded_blas
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -208,6 +209,7 @@ def expected_order_value(
     return out.reshape(shape) if prm.ndim == 1 else out.reshape((draws.shape[0], *shape))
 
 
+@single_threaded_blas
 def gamma_gamma_fit(
     frequency: npt.ArrayLike,
     monetary_value: npt.ArrayLike,

@@ -35,6 +35,7 @@ from omnicrm.analytics.clv import bgnbd, gamma_gamma
 from omnicrm.analytics.clv.errors import ModelNotFittable, TransactionLogInvalid
 from omnicrm.analytics.clv.rfm import rfm_fallback
 from omnicrm.analytics.clv.summary import CustomerSummary, FloatArray
+from omnicrm.analytics.clv.threads import single_threaded_blas
 
 #: Month length in each unit for the CLV steps (the constants of lifetimes).
 MONTH_LENGTH = {"days": 30.0, "weeks": 4.345}
@@ -158,6 +159,7 @@ def _all_finite(*arrays: FloatArray | None) -> bool:
     return all(a is None or bool(np.all(np.isfinite(a))) for a in arrays)
 
 
+@single_threaded_blas
 def predict_customers(
     summary: CustomerSummary,
     *,
