@@ -9,5 +9,6 @@ app_name = "events"
 
 urlpatterns = [
     path("v1/<str:kind>", http.segment_view, name="segment"),
+    path("v1/projects/<str:write_key>/settings", views.segment_settings, name="segment_settings"),
     path("t.js", views.snippet, name="snippet"),
 ]

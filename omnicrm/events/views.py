@@ -9,7 +9,7 @@ from pathlib import Path
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +21,7 @@ from omnicrm.core.errors import ApplicationError, NotFound
 from omnicrm.customers import selectors as customer_selectors
 from omnicrm.events import selectors, services
 from omnicrm.events.models import EventType, SourceChannel
+from omnicrm.events.selectors import InvalidWriteKey, source_authenticate
 
 SNIPPET = Path(__file__).resolve().parent / "static" / "events" / "omnicrm.js"
 LIVE_ROWS = 25
@@ -40,6 +41,36 @@ def snippet(request: HttpRequest) -> HttpResponse:
     response["Access-Control-Allow-Origin"] = "*"
     # The shop's pages embed it: cross-origin script loading must not be blocked.
     response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+@require_GET
+def segment_settings(request: HttpRequest, write_key: str) -> HttpResponse:
+    """/v1/projects/<writeKey>/settings: what Segment's libraries fetch from their CDN host
+    at start. Pointing their cdnHost at omnicrm makes them read here that the Segment.io
+    destination is on and that its apiHost is this server, so they send their batches here
+    (their defaults would otherwise name Segment's own host)."""
+    try:
+        source_authenticate(raw_key=write_key)
+    except InvalidWriteKey:
+        response = JsonResponse(
+            {"error": {"code": "not_found", "message": gettext("no such write key")}}, status=404
+        )
+    else:
+        response = JsonResponse(
+            {
+                "integrations": {
+                    "Segment.io": {"apiKey": write_key, "apiHost": f"{request.get_host()}/v1"}
+                },
+                "plan": {"track": {"__default": {"enabled": True, "integrations": {}}}},
+                "edgeFunction": {},
+                "middlewareSettings": {},
+                # Turns off the libraries' telemetry, which would go to Segment.
+                "metrics": {"sampleRate": 0.0},
+            }
+        )
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cache-Control"] = "no-store"
     return response
 
 

@@ -526,3 +526,28 @@ def test_unknown_key_rejections_are_logged_without_a_source(client):
     rejection = RejectedEvent.objects.get()
     assert rejection.source is None
     assert rejection.status == 401
+
+
+# ---------------------------------------------------------------- library settings
+
+
+def test_segment_libraries_pointed_at_omnicrm_learn_to_send_here(client, web_source, settings):
+    settings.ALLOWED_HOSTS = ["crm.thecoffee.vn"]
+
+    response = client.get(f"/v1/projects/{web_source[1]}/settings", HTTP_HOST="crm.thecoffee.vn")
+
+    assert response.status_code == 200
+    settings = response.json()
+    assert settings["integrations"]["Segment.io"] == {
+        "apiKey": web_source[1],
+        "apiHost": "crm.thecoffee.vn/v1",
+    }
+    assert settings["metrics"] == {"sampleRate": 0.0}
+    assert response["Access-Control-Allow-Origin"] == "*"
+
+
+def test_settings_for_an_unknown_or_revoked_key_are_a_404(client, web_source):
+    source_revoke(prefix=web_source[0].prefix)
+
+    assert client.get(f"/v1/projects/{web_source[1]}/settings").status_code == 404
+    assert client.get("/v1/projects/wk_nope_nope/settings").status_code == 404
