@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -92,8 +93,20 @@ def unit_days(unit: str) -> int:
 
 
 def to_days(values: npt.ArrayLike, *, field: str) -> IntArray:
-    """Day numbers (days since 1970-01-01) of datetimes or dates, refusing missing values."""
+    """Day numbers (days since 1970-01-01) of datetimes or dates, refusing missing values.
+    Aware datetimes count by their UTC day; naive ones are taken as UTC."""
     arr = np.asarray(values)
+    if arr.dtype == object:
+        # Aware datetimes (as the ORM returns them) go to naive UTC, which numpy expects.
+        arr = np.array(
+            [
+                v.astimezone(UTC).replace(tzinfo=None)
+                if isinstance(v, datetime) and v.tzinfo is not None
+                else v
+                for v in arr.ravel()
+            ],
+            dtype=object,
+        ).reshape(arr.shape)
     if arr.dtype.kind != "M":
         try:
             arr = arr.astype("datetime64[us]")

@@ -116,3 +116,16 @@ def test_python_datetimes_are_accepted():
     s = summarize_transactions(["a", "a"], [datetime(2024, 1, 1, 23, 59), datetime(2024, 1, 2)])
     assert s.frequency.tolist() == [1]
     assert s.recency.tolist() == [1.0]
+
+
+def test_aware_datetimes_count_by_their_utc_day():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    # 23:30 on Jan 1 in New York is Jan 2 in UTC, the same day as the second order
+    new_york = timezone(timedelta(hours=-5))
+    s = summarize_transactions(
+        ["a", "a"],
+        [datetime(2024, 1, 1, 23, 30, tzinfo=new_york), datetime(2024, 1, 2, 8, tzinfo=UTC)],
+    )
+    assert s.frequency.tolist() == [0]
+    assert s.first_purchase.astype(str).tolist() == ["2024-01-02"]
