@@ -6,10 +6,10 @@ Poisson process with rate lambda ~ Gamma(r, alpha); after each repeat purchase t
 drops out with probability p ~ Beta(a, b). The data per customer is (x, t_x, T): repeat purchases,
 time of the last one and age, all measured from the first purchase.
 
-Fitting is maximum likelihood on the log-parameters with L-BFGS-B and the *analytic* gradient of
-the log-likelihood (equation 6 of the paper, written with ``gammaln``/``betaln`` and a
-log-sum-exp so that it stays finite for any x), followed by Newton steps on the Hessian obtained
-by differencing that gradient. Identical (x, t_x, T) rows are fitted once with a weight, and every
+Fitting is maximum likelihood on the log-parameters (see :mod:`.fitting`) with the *analytic*
+gradient of the log-likelihood (equation 6 of the paper, written with ``gammaln``/``betaln`` and
+a log-sum-exp so that it stays finite for any x). Predictions for a history are in
+:mod:`.bgnbd_predict`. Identical (x, t_x, T) rows are fitted once with a weight, and every
 term that depends on x only (``gammaln(r + x)``, ``betaln(a, b + x)`` and their derivatives) is
 computed once per distinct x. The inverse Hessian (observed information) gives standard errors
 and confidence intervals, which are computed on the log scale so that they stay positive.
@@ -17,76 +17,54 @@ and confidence intervals, which are computed on the log scale so that they stay 
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from django.utils.translation import gettext as _
-from scipy import integrate, optimize, special
+from scipy import special
 
+from omnicrm.analytics.clv.bgnbd_predict import (
+    conditional_expected_purchases,
+    expected_gap_alive,
+    probability_alive,
+    probability_order_within,
+)
 from omnicrm.analytics.clv.errors import ModelNotFittable, TransactionLogInvalid
+from omnicrm.analytics.clv.fitting import (
+    LOG_BOUND,
+    ParameterEstimate,
+    difference_hessian,
+    dot,
+    information_inverse,
+    maximize_log_likelihood,
+    parameter_estimates,
+)
 from omnicrm.analytics.clv.summary import weighted_sum
 from omnicrm.analytics.clv.threads import single_threaded_blas
 
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
 
+__all__ = [
+    "MIN_REPEAT_BUYERS",
+    "PARAM_NAMES",
+    "BGNBDFit",
+    "BGNBDParams",
+    "ParameterEstimate",
+    "bgnbd_fit",
+    "bgnbd_log_likelihood",
+    "conditional_expected_purchases",
+    "distinct_histories",
+    "expected_gap_alive",
+    "probability_alive",
+    "probability_order_within",
+]
+
 PARAM_NAMES = ("r", "alpha", "a", "b")
 #: Below this many customers with a repeat purchase, the dropout process (a, b) is not
 #: identified well enough to be worth reporting; callers fall back to the RFM rules.
 MIN_REPEAT_BUYERS = 20
-#: The optimiser works on log-parameters inside these bounds; an estimate that ends on one
-#: means the data cannot pin the parameter down.
-LOG_BOUND = 18.0
-#: A fit whose log-parameter standard error exceeds this (a 95% interval wider than a factor
-#: of e^(2 * 1.96 * 4) ~ 6,600) is reported as not fittable rather than with absurd intervals.
-MAX_LOG_STD_ERROR = 4.0
-#: Above this many customers the optimum is approached from a subsample's (see
-#: :func:`maximize_log_likelihood`).
-WARM_START_ROWS = 200_000
-SUBSAMPLE_ROWS = 100_000
-#: Newton polishing stops when every log-parameter moves less than this.
-NEWTON_TOL = 1e-10
-#: Node counts of the two Gauss-Jacobi rules whose agreement validates the first fallback.
-GAUSS_JACOBI_NODES = (32, 64)
-#: At most this many customer rows per call go to the slow adaptive quadrature; beyond it
-#: the parameters are too far outside the usual range to be worth predicting with.
-QUADRATURE_MAX_ROWS = 2000
-#: Half-width of the band around a = 1 (a removable singularity of equation 10) that is
-#: evaluated by averaging the two sides.
-A_ONE_EPS = 1e-5
-
-
-@dataclass(frozen=True)
-class ParameterEstimate:
-    """A fitted parameter with its standard error and a confidence interval."""
-
-    name: str
-    value: float
-    std_error: float
-    ci_low: float
-    ci_high: float
-
-
-def parameter_estimates(
-    names: tuple[str, ...], values: FloatArray, log_covariance: FloatArray, level: float
-) -> list[ParameterEstimate]:
-    """Estimates with delta-method standard errors and intervals from the log scale."""
-    z = float(special.ndtri(0.5 + level / 2))
-    log_se = np.sqrt(np.diag(log_covariance))
-    return [
-        ParameterEstimate(
-            name=name,
-            value=float(value),
-            std_error=float(value * se),
-            ci_low=float(value * np.exp(-z * se)),
-            ci_high=float(value * np.exp(z * se)),
-        )
-        for name, value, se in zip(names, values, log_se, strict=True)
-    ]
 
 
 @dataclass
@@ -108,12 +86,6 @@ class _Data:
     rep_T: FloatArray
     rep_w: FloatArray
     n_rows: int = field(default=0)
-
-
-def dot(u: FloatArray, v: FloatArray) -> float:
-    """Inner product without BLAS: OpenBLAS threads its dot for long vectors, and on a
-    machine whose other cores are busy the threads' hand-offs cost milliseconds per call."""
-    return float(np.einsum("i,i->", u, v))
 
 
 def _validated(
@@ -332,24 +304,6 @@ def _hessian(phi: FloatArray, d: _Data) -> FloatArray:
     return difference_hessian(_objective, phi, d)
 
 
-def difference_hessian(
-    objective: Callable[[FloatArray, Any], tuple[float, FloatArray]],
-    phi: FloatArray,
-    data: Any,
-    step: float = 1e-6,
-) -> FloatArray:
-    """Forward differences of an analytic gradient, symmetrised: accurate to ~1e-6 relative,
-    plenty for Newton steps and standard errors."""
-    n = phi.shape[0]
-    g0 = objective(phi, data)[1]
-    hess = np.empty((n, n))
-    for j in range(n):
-        e = np.zeros(n)
-        e[j] = step
-        hess[:, j] = (objective(phi + e, data)[1] - g0) / step
-    return (hess + hess.T) / 2
-
-
 @dataclass(frozen=True)
 class BGNBDParams:
     r: float
@@ -463,336 +417,3 @@ def bgnbd_fit(
         n_distinct_rows=d.n_rows,
         iterations=iterations,
     )
-
-
-def _quasi_newton(
-    objective: Callable[[FloatArray, Any], tuple[float, FloatArray]],
-    hessian: Callable[[FloatArray, Any], FloatArray],
-    phi0: FloatArray,
-    data: Any,
-) -> tuple[FloatArray, FloatArray, int]:
-    result = optimize.minimize(
-        objective,
-        phi0,
-        args=(data,),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-LOG_BOUND, LOG_BOUND)] * phi0.shape[0],
-        options={"maxiter": 2000, "ftol": 1e-10, "gtol": 1e-6},
-    )
-    phi, hess, steps = newton_polish(objective, hessian, result.x, data)
-    return phi, hess, int(result.nit) + steps
-
-
-def maximize_log_likelihood(
-    objective: Callable[[FloatArray, Any], tuple[float, FloatArray]],
-    hessian: Callable[[FloatArray, Any], FloatArray],
-    phi0: FloatArray,
-    data: Any,
-    *,
-    rows: int,
-    subsample: Callable[[npt.NDArray[np.intp]], Any],
-    distinct_rows: int | None = None,
-) -> tuple[FloatArray, FloatArray, int]:
-    """The maximum-likelihood log-parameters, the Hessian of the mean negative log-likelihood
-    there, and the iterations taken.
-
-    Up to ``WARM_START_ROWS`` rows to evaluate (``distinct_rows``, default ``rows``):
-    L-BFGS-B then Newton polishing. Beyond: the same on a
-    random subsample of ``SUBSAMPLE_ROWS`` customers, whose estimate is within a fraction of a
-    standard error of the full one, then Newton steps on the full data with the subsample's
-    Hessian (each costs one full evaluation and gains about two digits), and the Hessian of the
-    full data at the optimum for the intervals. The answer is the full-data optimum either way
-    (the same log-likelihood to machine precision); only the route is cheaper."""
-    if (rows if distinct_rows is None else distinct_rows) > WARM_START_ROWS:
-        picked = np.random.default_rng(0).choice(rows, size=SUBSAMPLE_ROWS, replace=False)
-        phi_sub, hess_sub, sub_iterations = _quasi_newton(
-            objective, hessian, phi0, subsample(np.sort(picked))
-        )
-        phi, steps, converged = _chord_newton(objective, phi_sub, hess_sub, data)
-        if converged:
-            return phi, hessian(phi, data), sub_iterations + steps
-        phi0 = phi
-    return _quasi_newton(objective, hessian, phi0, data)
-
-
-def _chord_newton(
-    objective: Callable[[FloatArray, Any], tuple[float, FloatArray]],
-    phi: FloatArray,
-    hess: FloatArray,
-    data: Any,
-    max_steps: int = 40,
-) -> tuple[FloatArray, int, bool]:
-    """Newton steps with a fixed Hessian, each halved until it does not raise the objective."""
-    f, g = objective(phi, data)
-    try:
-        factor = np.linalg.inv(hess)
-    except np.linalg.LinAlgError:
-        return phi, 0, False
-    for step in range(1, max_steps + 1):
-        delta = -factor @ g
-        if not np.all(np.isfinite(delta)):
-            return phi, step, False
-        for _halving in range(20):
-            candidate = np.clip(phi + delta, -LOG_BOUND, LOG_BOUND)
-            f_new, g_new = objective(candidate, data)
-            if f_new <= f + 4 * np.finfo(float).eps * abs(f):
-                break
-            delta = delta / 2
-        else:
-            return phi, step, False
-        phi, f, g = candidate, f_new, g_new
-        if np.max(np.abs(delta)) < NEWTON_TOL:
-            return phi, step, True
-    return phi, max_steps, False
-
-
-def newton_polish(
-    objective: Callable[[FloatArray, Any], tuple[float, FloatArray]],
-    hessian: Callable[[FloatArray, Any], FloatArray],
-    phi: FloatArray,
-    data: Any,
-    max_steps: int = 10,
-) -> tuple[FloatArray, FloatArray, int]:
-    """Newton steps from the quasi-Newton solution with the Hessian taken there once (the
-    solution is so close to the optimum that the Hessian barely changes), each step accepted
-    only when it does not raise the objective: the optimum to machine precision, so published
-    estimates reproduce to their last digit whatever the quasi-Newton stopping rule did.
-    Returns the point, the Hessian (reused for the confidence intervals) and the steps taken."""
-    f, g = objective(phi, data)
-    hess = hessian(phi, data)
-    steps = 0
-    for _step in range(max_steps):
-        try:
-            delta = -np.linalg.solve(hess, g)
-        except np.linalg.LinAlgError:
-            break
-        if not np.all(np.isfinite(delta)):
-            break
-        candidate = np.clip(phi + delta, -LOG_BOUND, LOG_BOUND)
-        f_new, g_new = objective(candidate, data)
-        if not f_new <= f + 4 * np.finfo(float).eps * abs(f):
-            break
-        phi, f, g = candidate, f_new, g_new
-        steps += 1
-        if np.max(np.abs(delta)) < NEWTON_TOL:
-            break
-    return phi, hess, steps
-
-
-def information_inverse(hess: FloatArray, model: str, names: tuple[str, ...]) -> FloatArray:
-    """Covariance of the log-parameters from the Hessian of the total negative
-    log-likelihood; a clear error when it is singular (parameters not identified)."""
-    try:
-        eigenvalues = np.linalg.eigvalsh(hess)
-        if not np.all(np.isfinite(eigenvalues)) or eigenvalues.min() <= 0:
-            raise np.linalg.LinAlgError
-        covariance = np.linalg.inv(hess)
-    except np.linalg.LinAlgError:
-        raise ModelNotFittable(
-            _(
-                "%(model)s could not be fitted: the likelihood is flat in some direction, so "
-                "the parameters are not identified by this data."
-            )
-            % {"model": model}
-        ) from None
-    covariance = (covariance + covariance.T) / 2
-    log_se = np.sqrt(np.diag(covariance))
-    if not np.all(np.isfinite(log_se)) or log_se.max() > MAX_LOG_STD_ERROR:
-        raise ModelNotFittable(
-            _(
-                "%(model)s could not be fitted: the data leaves %(name)s almost undetermined "
-                "(standard error of its logarithm %(se).3g)."
-            )
-            % {
-                "model": model,
-                "name": names[int(np.nanargmax(log_se))],
-                "se": float(np.nanmax(log_se)),
-            }
-        )
-    return covariance
-
-
-def _params(params: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """(r, alpha, a, b) from a length-4 vector or an (n, 4) array of draws; draws come out
-    as (n, 1) columns so they broadcast against a row of customers."""
-    p = np.asarray(params, dtype=np.float64)
-    if p.ndim == 1:
-        return p[0], p[1], p[2], p[3]  # type: ignore[return-value]
-    return p[:, 0:1], p[:, 1:2], p[:, 2:3], p[:, 3:4]
-
-
-def probability_alive(
-    params: ArrayLike, frequency: ArrayLike, recency: ArrayLike, age: ArrayLike
-) -> FloatArray:
-    """P(alive | x, t_x, T), equation (11) of the paper, as a logistic of a log-odds so
-    that it is exact in both tails. Customers without a repeat purchase are alive with
-    probability 1 under BG/NBD (dropout happens only right after a repeat purchase)."""
-    r, alpha, a, b = _params(params)
-    x = np.asarray(frequency, dtype=np.float64)
-    t_x = np.asarray(recency, dtype=np.float64)
-    T = np.asarray(age, dtype=np.float64)
-    log_odds_dead = (
-        np.log(a)
-        - np.log(b + np.maximum(x, 1) - 1)
-        + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
-    )
-    return np.where(x > 0, special.expit(-log_odds_dead), 1.0)
-
-
-def probability_order_within(
-    params: ArrayLike, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, age: ArrayLike
-) -> FloatArray:
-    """P(at least one purchase in (T, T + t] | x, t_x, T). An alive customer cannot drop out
-    before their next purchase, which comes after an Exponential(lambda) wait with lambda's
-    posterior Gamma(r + x, alpha + T); hence P(alive) * (1 - ((alpha+T)/(alpha+T+t))^(r+x))."""
-    r, alpha, _a, _b = _params(params)
-    x = np.asarray(frequency, dtype=np.float64)
-    T = np.asarray(age, dtype=np.float64)
-    tt = np.asarray(t, dtype=np.float64)
-    no_order = np.exp(-(r + x) * np.log1p(tt / (alpha + T)))
-    return probability_alive(params, frequency, recency, age) * (1.0 - no_order)
-
-
-def expected_gap_alive(params: ArrayLike, frequency: ArrayLike, age: ArrayLike) -> FloatArray:
-    """(alpha + T) / (r + x): the reciprocal of an alive customer's expected purchase rate
-    E[lambda | x, T] = (r + x) / (alpha + T), i.e. the expected time between orders."""
-    r, alpha, _a, _b = _params(params)
-    x = np.asarray(frequency, dtype=np.float64)
-    T = np.asarray(age, dtype=np.float64)
-    return (alpha + T) / (r + x)
-
-
-def _hyp2f1_part(
-    r: FloatArray, alpha: FloatArray, a: FloatArray, b: FloatArray,
-    t: FloatArray, x: FloatArray, T: FloatArray,
-) -> FloatArray:  # fmt: skip
-    """(a+b+x-1)/(a-1) * [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)],
-    z = t/(alpha+T+t), computed in Euler's transformed form
-    (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z), whose first two parameters do not grow with x
-    (the untransformed series overflows for frequent buyers over long horizons).
-    Non-finite where scipy's hyp2f1 fails or c = a+b+x-1 <= 0."""
-    c = a + b + x - 1.0
-    z = t / (alpha + T + t)
-    with np.errstate(all="ignore"):
-        f = special.hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
-        g = np.exp((a - 1.0) * np.log1p(-z)) * f
-        out = c / (a - 1.0) * (1.0 - g)
-    return np.where(c > 0, out, np.nan)
-
-
-def _gauss_jacobi_part(
-    r: float, alpha: float, a: float, b: float, t: FloatArray, x: FloatArray, T: FloatArray
-) -> FloatArray:
-    """E_p[(1 - (1 + p t/(alpha+T))^-(r+x)) / p], p ~ Beta(a, b + x), by Gauss-Jacobi rules of
-    32 and 64 nodes (the Beta weight is built into the rule, so a very concentrated Beta is
-    handled exactly); NaN where the two rules disagree beyond 1e-9 relative."""
-    out = np.full(x.shape, np.nan)
-    with np.errstate(all="ignore"):
-        for xv in np.unique(x):
-            rows = x == xv
-            k = (t[rows] / (alpha + T[rows]))[:, None]
-            values = []
-            for n in GAUSS_JACOBI_NODES:
-                y, w = special.roots_jacobi(n, b + xv - 1.0, a - 1.0)
-                p = (1.0 + y) / 2.0
-                g = -np.expm1(-(r + xv) * np.log1p(p[None, :] * k)) / p[None, :]
-                values.append(np.einsum("ij,j->i", g, w) / w.sum())
-            coarse, fine = values
-            agree = np.isfinite(fine) & (np.abs(coarse - fine) <= 1e-9 * np.abs(fine))
-            out[rows] = np.where(agree, fine, np.nan)
-    return out
-
-
-def _quadrature_part(
-    r: float, alpha: float, a: float, b: float, t: FloatArray, x: FloatArray, T: FloatArray
-) -> FloatArray:
-    """The same quantity as :func:`_hyp2f1_part` as E_p[(1 - (1 + p t/(alpha+T))^-(r+x)) / p]
-    with p ~ Beta(a, b + x) (the posterior of the dropout probability of an alive customer).
-    First by Gauss-Jacobi rules (fast, exact for a concentrated Beta), then, for the rows
-    where they do not agree (a boundary layer near p = 0 when a is small), by adaptive
-    quadrature with the Beta weight's endpoint singularities handled exactly (QUADPACK's
-    QAWS, about a millisecond per row, at most ``QUADRATURE_MAX_ROWS`` rows). NaN where
-    neither converges."""
-    out = _gauss_jacobi_part(r, alpha, a, b, t, x, T)
-    todo = np.flatnonzero(~np.isfinite(out))
-    if todo.shape[0] > QUADRATURE_MAX_ROWS:
-        return out
-    for i in todo:
-        k = float(t[i] / (alpha + T[i]))
-        s = r + float(x[i])
-        beta_b = b + float(x[i]) - 1.0
-        if not (np.isfinite(k) and np.isfinite(s) and a - 1.0 > -1.0 and beta_b > -1.0):
-            continue
-
-        def g(p: float, k: float = k, s: float = s) -> float:
-            return float(-np.expm1(-s * np.log1p(p * k)) / p) if p > 0 else s * k
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", integrate.IntegrationWarning)
-            try:
-                value, _err = integrate.quad(
-                    g, 0.0, 1.0, weight="alg", wvar=(a - 1.0, beta_b),
-                    limit=100, epsabs=0.0, epsrel=1e-10,
-                )  # fmt: skip
-            except (integrate.IntegrationWarning, ValueError):
-                continue  # stays NaN: the caller treats the prediction as not computable
-        with np.errstate(all="ignore"):
-            out[i] = value * np.exp(-special.betaln(a, b + float(x[i])))
-    return out
-
-
-def conditional_expected_purchases(
-    params: ArrayLike, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, age: ArrayLike
-) -> FloatArray:
-    """E[Y(t) | x, t_x, T]: expected repeat purchases in the next t, equation (10) of the
-    paper. ``params`` is (r, alpha, a, b), giving an array shaped like the customers, or an
-    (n, 4) array of draws, giving an (n, customers) array.
-
-    Numerical range: the Gaussian hypergeometric function is evaluated in Euler's transformed
-    form (see :func:`_hyp2f1_part`); a = 1 is a removable singularity, evaluated as the mean of
-    a = 1 -/+ 1e-5; wherever ``scipy.special.hyp2f1`` still returns a non-finite or negative
-    value, or c = a + b + x - 1 <= 0 (only possible when a + b <= 1), or a and b are so large
-    that it gives up (a dropout probability nearly the same for everyone), the expectation of a
-    single parameter set is computed by quadrature over the dropout probability instead (see
-    :func:`_quadrature_part`). Entries that still cannot be computed, and any such entry of a
-    draw, come out as NaN for the caller to refuse or drop.
-    """
-    p = np.asarray(params, dtype=np.float64)
-    draws = p.reshape(-1, 4)
-    x, t_x, T, tt = np.broadcast_arrays(
-        *(np.asarray(v, dtype=np.float64) for v in (frequency, recency, age, t))
-    )
-    shape = x.shape
-    x, t_x, T, tt = (v.reshape(1, -1) for v in (x, t_x, T, tt))
-    r, alpha, a, b = (draws[:, i : i + 1] for i in range(4))
-
-    near_one = np.abs(a - 1.0) < A_ONE_EPS
-    if np.any(near_one):
-        lo = _hyp2f1_part(r, alpha, np.where(near_one, 1.0 - A_ONE_EPS, a), b, tt, x, T)
-        hi = _hyp2f1_part(r, alpha, np.where(near_one, 1.0 + A_ONE_EPS, a), b, tt, x, T)
-        part = np.where(near_one, (lo + hi) / 2.0, hi)
-    else:
-        part = _hyp2f1_part(r, alpha, a, b, tt, x, T)
-    part = np.where(tt == 0, 0.0, part)
-
-    bad = ~np.isfinite(part) | (part < -1e-9)
-    if bad.any():
-        if p.ndim == 1:
-            rows = bad[0]
-            part[0, rows] = _quadrature_part(
-                float(r[0, 0]), float(alpha[0, 0]), float(a[0, 0]), float(b[0, 0]),
-                tt[0, rows], x[0, rows], T[0, rows],
-            )  # fmt: skip
-        else:
-            # Draws (intervals) get the vectorised Gauss-Jacobi rules only, never the slow
-            # adaptive quadrature: what stays NaN makes the caller drop that draw.
-            for i in np.flatnonzero(bad.any(axis=1)):
-                rows = bad[i]
-                part[i, rows] = _gauss_jacobi_part(
-                    float(r[i, 0]), float(alpha[i, 0]), float(a[i, 0]), float(b[i, 0]),
-                    tt[0, rows], x[0, rows], T[0, rows],
-                )  # fmt: skip
-    part = np.maximum(part, 0.0)  # rounding can leave -1e-17 for tiny horizons
-    result = part * probability_alive(draws, x, t_x, T)
-    return result.reshape(shape) if p.ndim == 1 else result.reshape((draws.shape[0], *shape))

@@ -30,9 +30,10 @@ import numpy.typing as npt
 from django.utils.translation import gettext as _
 from scipy import special
 
-from omnicrm.analytics.clv.bgnbd import (
+from omnicrm.analytics.clv.bgnbd import MIN_REPEAT_BUYERS
+from omnicrm.analytics.clv.errors import ModelNotFittable, TransactionLogInvalid
+from omnicrm.analytics.clv.fitting import (
     LOG_BOUND,
-    MIN_REPEAT_BUYERS,
     ParameterEstimate,
     difference_hessian,
     dot,
@@ -40,7 +41,6 @@ from omnicrm.analytics.clv.bgnbd import (
     maximize_log_likelihood,
     parameter_estimates,
 )
-from omnicrm.analytics.clv.errors import ModelNotFittable, TransactionLogInvalid
 from omnicrm.analytics.clv.summary import weighted_sum
 from omnicrm.analytics.clv.threads import single_threaded_blas
 

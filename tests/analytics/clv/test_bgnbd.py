@@ -10,9 +10,11 @@ from omnicrm.analytics.clv import (
     bgnbd_fit,
     bgnbd_log_likelihood,
     conditional_expected_purchases,
+    fitting,
     probability_alive,
 )
 from omnicrm.analytics.clv import bgnbd as bg
+from omnicrm.analytics.clv import bgnbd_predict as bp
 from omnicrm.analytics.clv.simulate import simulate_customers
 
 PAPER = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -209,8 +211,8 @@ def test_quadrature_and_hypergeometric_forms_agree_over_a_wide_range():
     T = np.tile(np.array([5.0, 39, 100, 300]), 6)
     for t in (0.5, 39.0, 500.0):
         tt = np.full(x.shape, t)
-        hyp = bg._hyp2f1_part(r, alpha, a, b, tt, x, T)
-        quad = bg._quadrature_part(r, alpha, a, b, tt, x, T)
+        hyp = bp._hyp2f1_part(r, alpha, a, b, tt, x, T)
+        quad = bp._quadrature_part(r, alpha, a, b, tt, x, T)
         assert np.allclose(hyp, quad, rtol=1e-9)
 
 
@@ -226,7 +228,7 @@ def test_frequent_buyers_over_long_horizons_stay_finite_where_the_plain_formula_
     with np.errstate(all="ignore"):
         plain = paper_conditional_expectation(params, t, x, t_x, T)
     assert not np.isfinite(plain).all() or abs(plain[0] - ours[0]) > 1e-3 * ours[0]
-    quad = bg._quadrature_part(2.0, 1.0, 3.0, 1.5, np.array([t]), x, T)
+    quad = bp._quadrature_part(2.0, 1.0, 3.0, 1.5, np.array([t]), x, T)
     assert ours[0] == pytest.approx(quad[0] * probability_alive(params, x, t_x, T)[0], rel=1e-9)
     assert np.isfinite(ours).all() and ours[0] > 0
 
@@ -237,7 +239,7 @@ def test_a_dropout_probability_the_same_for_everyone_is_predicted_by_gauss_jacob
     r, alpha, a, b = 0.0058, 57.8, 36063.7, 33438.7
     x, t_x, T, t = np.array([0.0, 1.0, 3.0]), np.array([0.0, 40.0, 90.0]), np.full(3, 150.0), 184.0
     with np.errstate(all="ignore"):
-        assert not np.isfinite(bg._hyp2f1_part(r, alpha, a, b, np.full(3, t), x, T)).all()
+        assert not np.isfinite(bp._hyp2f1_part(r, alpha, a, b, np.full(3, t), x, T)).all()
 
     # when
     ours = conditional_expected_purchases([r, alpha, a, b], t, x, t_x, T)
@@ -372,8 +374,8 @@ def test_large_bases_reach_the_same_optimum_from_a_subsample(monkeypatch):
         6_000, bgnbd_params=(0.243, 30.9, 0.793, 2.426), age=rng.uniform(180, 730, 6_000), rng=rng
     )
     direct = bgnbd_fit(sim.frequency, sim.recency, sim.age)
-    monkeypatch.setattr(bg, "WARM_START_ROWS", 2_000)
-    monkeypatch.setattr(bg, "SUBSAMPLE_ROWS", 1_000)
+    monkeypatch.setattr(fitting, "WARM_START_ROWS", 2_000)
+    monkeypatch.setattr(fitting, "SUBSAMPLE_ROWS", 1_000)
 
     # when
     warm = bgnbd_fit(sim.frequency, sim.recency, sim.age)

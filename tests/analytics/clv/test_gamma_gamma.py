@@ -162,7 +162,7 @@ def test_agrees_with_lifetimes_on_cdnow(cdnow_reference):
 
 
 def test_large_bases_reach_the_same_optimum_from_a_subsample(monkeypatch):
-    from omnicrm.analytics.clv import bgnbd
+    from omnicrm.analytics.clv import fitting
 
     rng = np.random.default_rng(4)
     sim = simulate_customers(
@@ -173,8 +173,8 @@ def test_large_bases_reach_the_same_optimum_from_a_subsample(monkeypatch):
         rng=rng,
     )
     direct = gamma_gamma_fit(sim.frequency, sim.monetary_value)
-    monkeypatch.setattr(bgnbd, "WARM_START_ROWS", 2_000)
-    monkeypatch.setattr(bgnbd, "SUBSAMPLE_ROWS", 1_000)
+    monkeypatch.setattr(fitting, "WARM_START_ROWS", 2_000)
+    monkeypatch.setattr(fitting, "SUBSAMPLE_ROWS", 1_000)
     warm = gamma_gamma_fit(sim.frequency, sim.monetary_value)
     assert np.allclose(warm.params.as_array(), direct.params.as_array(), rtol=1e-7)
     assert warm.log_likelihood == pytest.approx(direct.log_likelihood, rel=1e-13)
