@@ -104,3 +104,24 @@ def test_lookup_matches_many_keys_with_one_parameter():
 
     assert len(found) == 3500
     assert found["S-6998"] == pks[6998]
+
+
+def test_text_with_tabs_newlines_and_backslashes_and_nulls_round_trips():
+    table = BulkTable(
+        Product, ["sku", "title", "content", "price", "currency", "is_active", "attributes"]
+    )
+    title = "Tab\there, back\\slash, \\N, carriage\rreturn"
+    content = "line one\nline two\n\\t is not a tab"
+    attributes = {"note": 'quote " and tab \t', "nested": {"n": None, "ok": True}}
+
+    with transaction.atomic():
+        (pk,) = table.insert([("ESC", title, content, Decimal("0.00"), "USD", False, attributes)])
+
+    product = Product.objects.get(pk=pk)
+    assert (product.title, product.content, product.is_active, product.attributes) == (
+        title,
+        content,
+        False,
+        attributes,
+    )
+    assert product.category_id is None

@@ -34,7 +34,7 @@ def csv_import(
     path: str | Path,
     dry_run: bool = False,
     progress: bool = True,
-    batch_size: int = 5000,
+    batch_size: int = 20_000,
     threaded: bool = True,
 ) -> CsvImportResult:
     """Validate every row of `path` and apply the good ones (none with `dry_run`).
@@ -42,8 +42,9 @@ def csv_import(
     Bad rows are listed in `result.errors` as `line N: field F: reason`; nothing of a bad
     row (for orders: of its whole order) is written. A dry run does the whole import in a
     transaction that is rolled back, so its report is exactly what the import would do.
-    With `threaded`, batches are written by a second thread while the next rows are
-    checked (not inside a caller's transaction, where everything stays in that one).
+    With `threaded` on PostgreSQL, batches are written by a second thread while the next
+    rows are checked (not inside a caller's transaction, where everything stays in that
+    one).
     """
     if kind not in KINDS:
         raise ValidationFailed(

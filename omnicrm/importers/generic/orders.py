@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.utils.translation import gettext as _
 
@@ -107,8 +107,7 @@ PAYMENT_FIELDS = (
 )
 
 
-@dataclass(slots=True)
-class Line:
+class Line(NamedTuple):
     line: int
     sku: str
     title: str

@@ -146,11 +146,13 @@ _DONE = object()
 class BatchRunner:
     """Hands batches of checked rows to a writer, in a background thread when it helps.
 
-    Reading and checking rows is Python work; writing them is mostly database work, which
-    releases the interpreter lock (SQLite runs its b-tree work in C, PostgreSQL in another
-    process). With a writer thread on its own connection the two overlap. Inside a
-    transaction (a dry run, a caller's `atomic`, tests) batches are applied inline, in
-    that transaction. The writer records into its own result, merged at `close()`.
+    Reading and checking rows is Python work; on PostgreSQL writing them is mostly the
+    server's work, during which the writer waits without holding the interpreter lock, so a
+    writer thread on its own connection lets the two overlap. SQLite writes in-process and
+    hands the lock back and forth for every row, which makes a second thread slower, not
+    faster; it, and any import inside a transaction (a dry run, a caller's `atomic`,
+    tests), applies batches inline. A writer thread records into its own result, merged
+    when the runner closes.
     """
 
     def __init__(
@@ -164,6 +166,7 @@ class BatchRunner:
         database = str(connection.settings_dict.get("NAME") or "")
         self.threaded = (
             threaded
+            and connection.vendor == "postgresql"
             and not connection.in_atomic_block
             and ":memory:" not in database
             and "mode=memory" not in database
