@@ -39,10 +39,9 @@ def test_the_worker_runs_every_enqueued_job():
     call_command("worker", max_tasks=len(enqueued))
 
     results = DBTaskResult.objects.all()
-    assert sorted(r.task_path.rsplit(".", 1)[1] for r in results) == [
-        "task_results_prune",
-        "worker_heartbeat",
-    ]
+    ran = {r.task_path.rsplit(".", 1)[1] for r in results}
+    assert {"task_results_prune", "worker_heartbeat"} <= ran
+    assert len(results) == len(enqueued)
     assert {r.status for r in results} == {"SUCCESSFUL"}
     assert PeriodicJob.objects.get(name="core.worker_heartbeat").last_finished_at is not None
 
