@@ -156,7 +156,12 @@ def test_docs_and_schema_need_no_key_and_work_offline(client):
     assert "cdn." not in html and "https://" not in html
     assert schema.status_code == 200
     assert schema.json()["info"]["title"] == "omnicrm API"
-    assert set(schema.json()["components"]["securitySchemes"]) == {"BearerKey", "HeaderKey"}
+    # WriteKey: the tracking endpoints' source write keys (docs/tracking.md).
+    assert set(schema.json()["components"]["securitySchemes"]) == {
+        "BearerKey",
+        "HeaderKey",
+        "WriteKey",
+    }
 
 
 def test_api_clients_need_no_csrf_token():
