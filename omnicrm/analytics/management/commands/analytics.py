@@ -4,12 +4,15 @@ Subcommands:
   fit-csv FILE   fit BG/NBD and Gamma-Gamma on any transaction log (CSV, plain or .gz)
                  without importing it; print the parameters with confidence intervals, the
                  log-likelihoods and, with --calibration-end, the holdout comparison.
+  refresh        recompute every customer's stored RFM scores and predictions from the
+                 orders in the database, with a progress bar.
 """
 
 from __future__ import annotations
 
 import json
 from argparse import ArgumentParser
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,10 @@ from omnicrm.core.errors import ApplicationError
 
 
 class Command(BaseCommand):
-    help = "Customer analytics: fit the prediction models on a CSV transaction log (fit-csv)."
+    help = (
+        "Customer analytics: refresh the stored predictions (refresh), or fit the prediction "
+        "models on a CSV transaction log (fit-csv)."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
@@ -78,9 +84,96 @@ class Command(BaseCommand):
             "--predictions", help="Write one CSV row of predictions per customer here."
         )
 
+        refresh = sub.add_parser(
+            "refresh",
+            help="Recompute every customer's RFM scores and predictions from the orders.",
+        )
+        refresh.add_argument(
+            "--as-of",
+            help="Compute as of this date or time, ISO 8601 (default: now); later orders "
+            "are ignored.",
+        )
+        refresh.add_argument(
+            "--no-progress", action="store_true", help="Do not draw the progress bar."
+        )
+        refresh.add_argument("--json", dest="json_out", help="Write the run report as JSON here.")
+
     def handle(self, *args: Any, **options: Any) -> None:
         if options["subcommand"] == "fit-csv":
             self.fit_csv(options)
+        elif options["subcommand"] == "refresh":
+            self.refresh(options)
+
+    def refresh(self, options: dict[str, Any]) -> None:
+        from datetime import UTC
+
+        from django.utils.dateparse import parse_date, parse_datetime
+        from tqdm import tqdm
+
+        from omnicrm.analytics.services import analytics_refresh
+
+        as_of = None
+        if options["as_of"]:
+            raw = options["as_of"].strip()
+            try:
+                moment = parse_datetime(raw)
+                day = None if moment else parse_date(raw)
+            except ValueError:
+                moment = day = None
+            if moment is None and day is None:
+                raise CommandError(
+                    _("--as-of: %(value)r is not an ISO 8601 date or time.") % {"value": raw}
+                )
+            if moment is None:
+                assert day is not None
+                moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            elif moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            as_of = moment
+        bar = tqdm(
+            total=100,
+            unit="%",
+            disable=options["no_progress"],
+            file=self.stderr._out,
+            bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}",
+        )
+
+        def progress(fraction: float, message: str) -> None:
+            bar.set_description_str(message, refresh=False)
+            bar.update(max(0, int(fraction * 100) - bar.n))
+
+        try:
+            report = analytics_refresh(as_of=as_of, progress=progress, trigger="cli")
+        finally:
+            bar.close()
+        data = report.as_dict()
+        self.stdout.write(
+            _(
+                "Refreshed %(customers)d customers (%(buyers)d buyers, %(orders)d orders) "
+                "in %(seconds).1f s; model: %(model)s."
+            )
+            % {
+                "customers": report.customers,
+                "buyers": report.buyers,
+                "orders": report.orders,
+                "seconds": report.seconds.get("total", 0.0),
+                "model": report.model or "-",
+            }
+        )
+        for note in (report.model_note, report.spend_note, report.interval_note):
+            if note:
+                self.stdout.write(f"  {note}")
+        for segment, count in sorted(report.segments.items()):
+            self.stdout.write(f"  {segment}: {count}")
+        if report.replaced_values:
+            self.stdout.write(
+                _("Values stored as empty because they were not finite: %(values)s")
+                % {"values": report.replaced_values}
+            )
+        if options["json_out"]:
+            Path(options["json_out"]).write_text(
+                json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
 
     def fit_csv(self, options: dict[str, Any]) -> None:
         fit_options = FitOptions(
