@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "omnicrm.analytics",
     "omnicrm.importers",
     "omnicrm.events",
+    "omnicrm.segments",
     "omnicrm.console",
 ]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import secrets
 
-PREFIXES = {"cus", "prd", "ord", "rev", "cat", "key", "usr", "mrg"}
+PREFIXES = {"cus", "prd", "ord", "rev", "cat", "key", "usr", "mrg", "seg"}
 
 
 def new_public_id(prefix: str) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -204,6 +205,13 @@ def _order_completed(event: Event, customer: Any, report: ProcessReport) -> None
     report.orders_created.append(order.public_id)
 
 
+def _customer_changed(customer_id: int) -> None:
+    # Segments whose rules read events, orders or the profile re-check this customer.
+    from omnicrm.segments.tasks import segments_customer_changed
+
+    segments_customer_changed(customer_id)
+
+
 def _process_one(event_id: int, report: ProcessReport) -> None:
     from omnicrm.customers.resolution import identity_lookup
 
@@ -248,6 +256,8 @@ def _process_one(event_id: int, report: ProcessReport) -> None:
         event.customer = customer
         event.processed_at = timezone.now()
         event.save(update_fields=["customer", "processed_at", "error"])
+        if customer is not None:
+            transaction.on_commit(partial(_customer_changed, customer.pk))
     report.processed += 1
     if customer is None:
         report.unlinked += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -178,6 +179,13 @@ def _clean_payments(payments: list[dict[str, Any]], *, currency: str) -> list[Pa
     return cleaned
 
 
+def _customer_changed(customer_id: int) -> None:
+    # Segment membership that depends on orders follows within seconds (omnicrm.segments).
+    from omnicrm.segments.tasks import segments_customer_changed
+
+    segments_customer_changed(customer_id)
+
+
 def order_create(
     *,
     customer_id: str,
@@ -257,6 +265,7 @@ def order_create(
                 actor_label=actor_label,
                 data={"customer": customer.public_id, "total": str(total), "currency": currency},
             )
+            transaction.on_commit(partial(_customer_changed, customer.pk))
     except IntegrityError as exc:
         # Only the external id can clash here; everything else was validated above.
         raise Conflict(
@@ -329,4 +338,6 @@ def order_status_change(
                 **({"tracking_number": tracking} if tracking else {}),
             },
         )
+        if locked.customer_id is not None:
+            transaction.on_commit(partial(_customer_changed, locked.customer_id))
     return locked

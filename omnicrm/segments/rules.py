@@ -1,0 +1,542 @@
+"""Segment rules: validation of the JSON tree and its compilation to ONE Django Q over Customer.
+
+A tree is a group ``{"all": [...]}`` or ``{"any": [...]}`` whose items are groups or
+conditions ``{"field": ..., "op": ..., "value": ..., "within_days": N, "min_times": K,
+"channel": C}`` (the parameters only where the field takes them, see fields.py). An empty
+``all`` matches everyone, an empty ``any`` nobody.
+
+Compilation never loops over customers: profile fields are columns, metrics are a LEFT JOIN
+through ``metrics__``, and orders, bought items, events and consent are uncorrelated
+``pk IN (SELECT customer_id ... GROUP BY ... HAVING ...)`` subqueries, which both SQLite and
+PostgreSQL evaluate once (PostgreSQL as a hashed subplan, also under OR). A condition that
+holds for a customer without any row (``order_count < 2``, ``did_not``) is compiled as
+``NOT IN`` the customers for whom it fails, so nobody is lost for having no orders.
+
+Semantics worth knowing (docs/segments.md says them in plain words):
+- orders count when they are confirmed or later and not canceled/returned (REVENUE_STATUSES);
+- an unknown value (no prediction yet, no order) fails every comparison, passes
+  ``is_not_set``, ``neq`` and ``not_in``;
+- dates are whole UTC days for before/after/between; "in the last N days" is the N*24
+  hours before now (a future date is not in it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from omnicrm.catalog.models import Category
+from omnicrm.core.errors import ValidationFailed
+from omnicrm.customers.models import Consent, ConsentStatus, Customer
+from omnicrm.events.models import Event
+from omnicrm.orders.models import REVENUE_STATUSES, Order, OrderLine
+from omnicrm.segments import fields as F
+from omnicrm.segments.fields import FIELDS, FieldSpec
+
+MAX_DEPTH = 6
+MAX_CONDITIONS = 100
+MAX_LIST = 500
+MAX_DAYS = 36500
+GROUP_KEYS = ("all", "any")
+CONDITION_KEYS = frozenset({"field", "op", "value", "within_days", "min_times", "channel"})
+NO_VALUE_OPS = frozenset({"is_set", "is_not_set"})
+DAY_OPS = frozenset({"within_last_days", "not_within_last_days", "within_next_days"})
+LIST_OPS = frozenset({"in", "not_in"})
+
+
+class RuleError(ValidationFailed):
+    """A rule tree is invalid; ``field`` is the path of the bad node (``rules.all[2]``)."""
+
+    code = "invalid_rule"
+
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path}: {message}", field=path)
+        self.path = path
+        self.reason = message
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _number(value: Any, spec: FieldSpec, path: str) -> int | float | str:
+    """A number as stored in JSON: int for integer fields, a decimal string for money (exact),
+    a float otherwise. Numeric strings are accepted (forms send text)."""
+    if isinstance(value, bool):
+        raise RuleError(path, _("value must be a number, not true/false"))
+    if spec.type == F.INTEGER:
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise RuleError(
+            path, _("value must be a whole number for field %(field)s") % {"field": spec.name}
+        )
+    try:
+        number = Decimal(str(value).strip()) if isinstance(value, int | float | str) else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        raise RuleError(
+            path, _("value must be a number for field %(field)s") % {"field": spec.name}
+        )
+    if spec.type == F.MONEY:
+        return str(number)
+    return float(number)
+
+
+def _day(value: Any, path: str) -> str:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()[:10]).isoformat()
+        except ValueError:
+            pass
+    raise RuleError(path, _("value must be a date written YYYY-MM-DD, got %(v)r") % {"v": value})
+
+
+def _whole(value: Any, path: str, *, name: str, minimum: int = 1) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_DAYS:
+        raise RuleError(
+            path,
+            _("%(name)s must be a whole number from %(min)s to %(max)s")
+            % {"name": name, "min": minimum, "max": MAX_DAYS},
+        )
+    return value
+
+
+def _text(value: Any, path: str) -> str:
+    if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
+        raise RuleError(path, _("value must be a non-empty text"))
+    return str(value).strip()
+
+
+def _choice(value: Any, spec: FieldSpec, path: str) -> str:
+    text = _text(value, path)
+    if text not in spec.choices:
+        raise RuleError(
+            path,
+            _("%(value)r is not a value of %(field)s; use one of %(choices)s")
+            % {"value": text, "field": spec.name, "choices": ", ".join(spec.choices)},
+        )
+    return text
+
+
+def _scalar(value: Any, spec: FieldSpec, op: str, path: str) -> Any:
+    if spec.type in (F.INTEGER, F.NUMBER, F.MONEY):
+        return _number(value, spec, path)
+    if spec.type in (F.CHOICE, F.CONSENT):
+        return _choice(value, spec, path)
+    text = _text(value, path)
+    if spec.name == "country":
+        return text.upper()
+    if spec.name == "email" and op != "contains":
+        return text.lower()
+    return text
+
+
+def _value(spec: FieldSpec, op: str, value: Any, path: str) -> Any:
+    if op in NO_VALUE_OPS:
+        return None
+    if op in DAY_OPS:
+        return _whole(value, path, name=_("the number of days"))
+    if op in LIST_OPS:
+        items = value if isinstance(value, list) else None
+        if isinstance(value, str):
+            items = [part for part in value.split(",") if part.strip()]
+        if not items or len(items) > MAX_LIST:
+            raise RuleError(path, _("value must be a list of 1 to %(n)s values") % {"n": MAX_LIST})
+        return [_scalar(item, spec, op, path) for item in items]
+    if op == "between":
+        if not isinstance(value, list | tuple) or len(value) != 2:
+            raise RuleError(path, _("between needs a list of two values [low, high]"))
+        if spec.type == F.DATE:
+            low, high = _day(value[0], path), _day(value[1], path)
+        else:
+            low, high = _number(value[0], spec, path), _number(value[1], spec, path)
+        if Decimal(str(low)) > Decimal(str(high)) if spec.type != F.DATE else low > high:
+            raise RuleError(path, _("between needs the low value first"))
+        return [low, high]
+    if spec.type == F.DATE:
+        return _day(value, path)
+    if spec.type == F.EVENT:
+        return _text(value, path)[:200]
+    return _scalar(value, spec, op, path)
+
+
+def _condition(node: dict[str, Any], path: str) -> dict[str, Any]:
+    unknown = sorted(set(node) - CONDITION_KEYS)
+    if unknown:
+        raise RuleError(path, _("unknown key %(key)r in a condition") % {"key": unknown[0]})
+    name = node.get("field")
+    spec = FIELDS.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise RuleError(path, _("unknown field %(field)r") % {"field": name})
+    op = node.get("op")
+    if op not in spec.ops:
+        raise RuleError(
+            path,
+            _("unknown operator %(op)r for field %(field)s; use one of %(ops)s")
+            % {"op": op, "field": spec.name, "ops": ", ".join(spec.ops)},
+        )
+    clean: dict[str, Any] = {"field": spec.name, "op": op}
+    if op not in NO_VALUE_OPS:
+        if "value" not in node:
+            raise RuleError(path, _("a value is needed for %(op)s") % {"op": op})
+        clean["value"] = _value(spec, op, node["value"], path)
+    for param in ("within_days", "min_times", "channel"):
+        raw = node.get(param)
+        if raw in (None, ""):
+            continue
+        if param not in spec.params:
+            raise RuleError(
+                path, _("field %(field)s takes no %(param)s") % {"field": spec.name, "param": param}
+            )
+        if param == "channel":
+            if raw not in F.EVENT_CHANNELS:
+                raise RuleError(
+                    path,
+                    _("unknown channel %(c)r; use one of %(all)s")
+                    % {"c": raw, "all": ", ".join(F.EVENT_CHANNELS)},
+                )
+            clean[param] = raw
+        else:
+            clean[param] = _whole(raw, path, name=param)
+    if spec.name == "bought_category":
+        slugs = clean["value"] if isinstance(clean["value"], list) else [clean["value"]]
+        known = set(Category.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+        missing = [slug for slug in slugs if slug not in known]
+        if missing:
+            raise RuleError(path, _("no category with slug %(slug)r") % {"slug": missing[0]})
+    return clean
+
+
+def _node(node: Any, path: str, depth: int, counter: list[int]) -> dict[str, Any]:
+    if not isinstance(node, dict):
+        raise RuleError(path, _("expected a group or a condition (a JSON object)"))
+    keys = [key for key in GROUP_KEYS if key in node]
+    if not keys:
+        counter[0] += 1
+        if counter[0] > MAX_CONDITIONS:
+            raise RuleError(path, _("at most %(n)s conditions") % {"n": MAX_CONDITIONS})
+        return _condition(node, path)
+    if len(keys) > 1 or len(node) > 1:
+        raise RuleError(path, _("a group has exactly one key, all or any"))
+    if depth >= MAX_DEPTH:
+        raise RuleError(path, _("groups nest at most %(n)s deep") % {"n": MAX_DEPTH})
+    key = keys[0]
+    items = node[key]
+    if not isinstance(items, list):
+        raise RuleError(f"{path}.{key}", _("a group holds a list"))
+    return {
+        key: [_node(item, f"{path}.{key}[{i}]", depth + 1, counter) for i, item in enumerate(items)]
+    }
+
+
+def rules_validate(rules: Any, *, path: str = "rules") -> dict[str, Any]:
+    """The cleaned tree (values coerced, emails lowercased, countries uppercased), or a
+    RuleError naming the first bad node by its path."""
+    if rules in (None, {}):
+        return {"all": []}
+    tree = _node(rules, path, 0, [0])
+    if "field" in tree:
+        # A bare condition at the top is a one-condition group.
+        return {"all": [tree]}
+    return tree
+
+
+def rules_sources(rules: dict[str, Any]) -> set[str]:
+    """The data sources a (validated) tree reads: profile, consent, orders, events, metrics."""
+    found: set[str] = set()
+    for key in GROUP_KEYS:
+        for item in rules.get(key, []):
+            found |= rules_sources(item)
+    if "field" in rules:
+        found.add(FIELDS[rules["field"]].source)
+    return found
+
+
+# --- compilation --------------------------------------------------------------------------
+
+
+def _start_of(day: str) -> datetime:
+    return datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=UTC)
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def _typed(spec: FieldSpec, value: Any) -> Any:
+    if spec.type == F.MONEY:
+        return _decimal(value)
+    return value
+
+
+def _date_q(column: str, op: str, value: Any, now: datetime) -> Q:
+    if op == "before":
+        return Q(**{f"{column}__lt": _start_of(value)})
+    if op == "after":
+        return Q(**{f"{column}__gte": _start_of(value) + timedelta(days=1)})
+    if op == "between":
+        return Q(
+            **{
+                f"{column}__gte": _start_of(value[0]),
+                f"{column}__lt": _start_of(value[1]) + timedelta(days=1),
+            }
+        )
+    if op == "within_last_days":
+        return Q(**{f"{column}__gte": now - timedelta(days=value), f"{column}__lte": now})
+    if op == "not_within_last_days":
+        return Q(**{f"{column}__lt": now - timedelta(days=value)})
+    if op == "within_next_days":
+        return Q(**{f"{column}__gte": now, f"{column}__lt": now + timedelta(days=value)})
+    raise AssertionError(op)
+
+
+def _compare_q(column: str, op: str, value: Any) -> Q:
+    if op == "eq":
+        return Q(**{column: value})
+    if op == "neq":
+        return ~Q(**{column: value})
+    if op == "in":
+        return Q(**{f"{column}__in": value})
+    if op == "not_in":
+        return ~Q(**{f"{column}__in": value})
+    if op in ("gt", "gte", "lt", "lte"):
+        return Q(**{f"{column}__{op}": value})
+    if op == "between":
+        return Q(**{f"{column}__gte": value[0], f"{column}__lte": value[1]})
+    if op == "contains":
+        return Q(**{f"{column}__icontains": value})
+    raise AssertionError(op)
+
+
+def _typed_value(spec: FieldSpec, value: Any) -> Any:
+    if isinstance(value, list):
+        return [_typed(spec, item) for item in value]
+    return _typed(spec, value)
+
+
+def _profile_q(spec: FieldSpec, op: str, value: Any, now: datetime) -> Q:
+    column = spec.column
+    if spec.type == F.DATE:
+        if op in NO_VALUE_OPS:
+            return Q(**{f"{column}__isnull": op == "is_not_set"})
+        return _date_q(column, op, value, now)
+    # Text columns are never NULL; unknown is the empty string.
+    if op == "is_set":
+        return ~Q(**{column: ""})
+    if op == "is_not_set":
+        return Q(**{column: ""})
+    return _compare_q(column, op, value)
+
+
+def _metric_q(spec: FieldSpec, op: str, value: Any, now: datetime) -> Q:
+    column = f"metrics__{spec.column}"
+    if spec.type == F.CHOICE:
+        # Unknown is "" or no metrics row at all; "known" means one of the choices.
+        if op in NO_VALUE_OPS:
+            known = Q(**{f"{column}__in": list(spec.choices)})
+            return known if op == "is_set" else ~known
+        return _compare_q(column, op, value)
+    if op in NO_VALUE_OPS:
+        return Q(**{f"{column}__isnull": op == "is_not_set"})
+    if spec.type == F.DATE:
+        return _date_q(column, op, value, now)
+    return _compare_q(column, op, _typed_value(spec, value))
+
+
+def _in_customers(subquery: QuerySet, *, column: str, negate: bool) -> Q:
+    condition = Q(pk__in=subquery.values(column))
+    return ~condition if negate else condition
+
+
+def _revenue_orders(within_days: int | None, now: datetime) -> QuerySet[Order]:
+    orders = Order.objects.filter(customer__isnull=False, status__in=REVENUE_STATUSES)
+    if within_days:
+        orders = orders.filter(placed_at__gte=now - timedelta(days=within_days))
+    return orders.order_by()
+
+
+_AGGREGATES = {
+    "order_count": lambda: Count("id"),
+    "total_spent": lambda: Sum("total"),
+    "last_order_at": lambda: Max("placed_at"),
+    "first_order_at": lambda: Min("placed_at"),
+}
+
+
+def _holds_at_zero(op: str, value: Any) -> bool:
+    """Whether a count/sum condition holds for a customer with no orders (value 0)."""
+    zero = Decimal(0)
+    if op == "eq":
+        return _decimal(value) == zero
+    if op == "neq":
+        return _decimal(value) != zero
+    if op == "in":
+        return any(_decimal(v) == zero for v in value)
+    if op == "not_in":
+        return all(_decimal(v) != zero for v in value)
+    if op == "gt":
+        return zero > _decimal(value)
+    if op == "gte":
+        return zero >= _decimal(value)
+    if op == "lt":
+        return zero < _decimal(value)
+    if op == "lte":
+        return zero <= _decimal(value)
+    if op == "between":
+        return _decimal(value[0]) <= zero <= _decimal(value[1])
+    raise AssertionError(op)
+
+
+def _orders_q(spec: FieldSpec, cond: dict[str, Any], now: datetime) -> Q:
+    op, value = cond["op"], cond.get("value")
+    orders = _revenue_orders(cond.get("within_days"), now)
+    if op in NO_VALUE_OPS:
+        # last/first order known <=> at least one counted order in the window.
+        return _in_customers(orders, column="customer_id", negate=op == "is_not_set")
+    per_customer = orders.values("customer_id").annotate(v=_AGGREGATES[spec.name]())
+    if spec.type == F.DATE:
+        # A customer without orders has no date: every date comparison fails for them.
+        return _in_customers(
+            per_customer.filter(_date_q("v", op, value, now)), column="customer_id", negate=False
+        )
+    typed = _typed_value(spec, value)
+    if _holds_at_zero(op, value):
+        # Customers without orders pass: select those who fail instead, and negate.
+        failing = per_customer.filter(~_compare_q("v", op, typed))
+        return _in_customers(failing, column="customer_id", negate=True)
+    return _in_customers(
+        per_customer.filter(_compare_q("v", op, typed)), column="customer_id", negate=False
+    )
+
+
+def _category_ids(slugs: list[str]) -> list[int]:
+    """The categories named and every category below them (Coffee includes Arabica)."""
+    children: dict[int | None, list[int]] = {}
+    for pk, parent in Category.objects.values_list("pk", "parent_id"):
+        children.setdefault(parent, []).append(pk)
+    found = list(Category.objects.filter(slug__in=slugs).values_list("pk", flat=True))
+    result: set[int] = set()
+    while found:
+        pk = found.pop()
+        if pk not in result:
+            result.add(pk)
+            found.extend(children.get(pk, []))
+    return sorted(result)
+
+
+def _bought_q(spec: FieldSpec, cond: dict[str, Any], now: datetime) -> Q:
+    op, value = cond["op"], cond["value"]
+    items = value if isinstance(value, list) else [value]
+    lines = OrderLine.objects.filter(
+        order__customer__isnull=False, order__status__in=REVENUE_STATUSES
+    ).order_by()
+    if spec.name == "bought_category":
+        lines = lines.filter(product__category_id__in=_category_ids(items))
+    else:
+        lines = lines.filter(sku__in=items)
+    if cond.get("within_days"):
+        lines = lines.filter(order__placed_at__gte=now - timedelta(days=cond["within_days"]))
+    min_times = cond.get("min_times") or 1
+    if min_times > 1:
+        lines = (
+            lines.values("order__customer_id")
+            .annotate(n=Count("order_id", distinct=True))
+            .filter(n__gte=min_times)
+        )
+    return _in_customers(lines, column="order__customer_id", negate=op in ("neq", "not_in"))
+
+
+def _event_q(cond: dict[str, Any], now: datetime) -> Q:
+    events = Event.objects.filter(customer__isnull=False, event=cond["value"]).order_by()
+    if cond.get("within_days"):
+        events = events.filter(timestamp__gte=now - timedelta(days=cond["within_days"]))
+    if cond.get("channel"):
+        events = events.filter(channel=cond["channel"])
+    min_times = cond.get("min_times") or 1
+    if min_times > 1:
+        events = events.values("customer_id").annotate(n=Count("id")).filter(n__gte=min_times)
+    return _in_customers(events, column="customer_id", negate=cond["op"] == "did_not")
+
+
+def _consent_q(spec: FieldSpec, op: str, value: Any) -> Q:
+    wanted = set(value if isinstance(value, list) else [value])
+    if op in ("neq", "not_in"):
+        wanted = set(ConsentStatus.values) - wanted
+    consents = Consent.objects.filter(channel=spec.column).order_by()
+    if ConsentStatus.UNKNOWN in wanted:
+        # No consent row means "not asked": select the customers with another status.
+        others = sorted(set(ConsentStatus.values) - wanted)
+        return _in_customers(consents.filter(status__in=others), column="customer_id", negate=True)
+    return _in_customers(
+        consents.filter(status__in=sorted(wanted)), column="customer_id", negate=False
+    )
+
+
+def _condition_q(cond: dict[str, Any], now: datetime) -> Q:
+    spec = FIELDS[cond["field"]]
+    op, value = cond["op"], cond.get("value")
+    if spec.source == F.SOURCE_PROFILE:
+        return _profile_q(spec, op, value, now)
+    if spec.source == F.SOURCE_METRICS:
+        return _metric_q(spec, op, value, now)
+    if spec.source == F.SOURCE_CONSENT:
+        return _consent_q(spec, op, value)
+    if spec.source == F.SOURCE_EVENTS:
+        return _event_q(cond, now)
+    if spec.type == F.BOUGHT:
+        return _bought_q(spec, cond, now)
+    return _orders_q(spec, cond, now)
+
+
+# Explicit "everyone" and "nobody": an empty Q() would vanish when OR-ed with another Q.
+_EVERYONE = Q(pk__isnull=False)
+_NOBODY = Q(pk__isnull=True)
+
+
+def _tree_q(node: dict[str, Any], now: datetime) -> Q:
+    if "field" in node:
+        return _condition_q(node, now)
+    items = node["all"] if "all" in node else node["any"]
+    if not items:
+        return _EVERYONE if "all" in node else _NOBODY
+    result = _tree_q(items[0], now)
+    for item in items[1:]:
+        result = result & _tree_q(item, now) if "all" in node else result | _tree_q(item, now)
+    return result
+
+
+@dataclass(frozen=True)
+class CompiledRules:
+    rules: dict[str, Any]
+    q: Q
+    now: datetime
+
+    def queryset(self) -> QuerySet[Customer]:
+        return segment_base_customers().filter(self.q)
+
+
+def segment_base_customers() -> QuerySet[Customer]:
+    """Who can be in a segment at all: live profiles (not merged away, not erased)."""
+    return Customer.objects.filter(merged_into__isnull=True, erased_at__isnull=True)
+
+
+def rules_compile(rules: Any, *, now: datetime | None = None) -> CompiledRules:
+    """Validate ``rules`` and build the one Q that selects its customers at ``now``."""
+    clean = rules_validate(rules)
+    moment = now or timezone.now()
+    return CompiledRules(rules=clean, q=_tree_q(clean, moment), now=moment)
