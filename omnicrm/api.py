@@ -22,6 +22,7 @@ from omnicrm.customers.api import router as customers_router
 from omnicrm.events.api import router as tracking_router
 from omnicrm.orders.api import router as orders_router
 from omnicrm.reviews.api import router as reviews_router
+from omnicrm.segments.api import router as segments_router
 
 
 class DecimalJSONParser(Parser):
@@ -56,4 +57,5 @@ api.add_router("/v1/products", products_router)
 api.add_router("/v1/categories", categories_router)
 api.add_router("/v1/orders", orders_router)
 api.add_router("/v1/reviews", reviews_router)
+api.add_router("/v1/segments", segments_router)
 api.add_router("/v1", tracking_router)
