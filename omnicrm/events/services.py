@@ -8,6 +8,7 @@ omnicrm.events.processing.
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import threading
 import time
@@ -30,6 +31,7 @@ REJECTIONS_KEPT = 200
 # Rejected requests one process records per second and source; the rest are only counted.
 REJECTIONS_PER_SECOND = 5
 LAST_EVENT_RESOLUTION = timedelta(minutes=1)
+_WRITE_KEY_IN_BODY = re.compile(r'("writeKey"\s*:\s*)"[^"]*"?')
 
 
 def _new_prefix() -> str:
@@ -175,7 +177,8 @@ def rejection_record(
     source_id = source.pk if source is not None else None
     if not rejection_budget.take(source_id):
         return None
-    text = excerpt[:300].decode("utf-8", errors="replace")
+    # The key's secret never goes into the log, even when a client sent it in the body.
+    text = _WRITE_KEY_IN_BODY.sub(r'\1"wk_…"', excerpt[:600].decode("utf-8", errors="replace"))
     row = RejectedEvent.objects.create(
         source_id=source_id,
         status=status,

@@ -520,6 +520,14 @@ def test_rejections_are_logged_with_their_reason_per_source(tracker, web_source)
     assert '"event": 42' in rejection.excerpt
 
 
+def test_a_write_key_sent_in_the_body_is_masked_in_the_rejections_log(body_tracker, web_source):
+    body_tracker.post("/v1/batch", {"batch": [{**track("m-1"), "event": 42}]})
+
+    excerpt = RejectedEvent.objects.get().excerpt
+    assert web_source[1] not in excerpt
+    assert '"writeKey": "wk_…"' in excerpt
+
+
 def test_unknown_key_rejections_are_logged_without_a_source(client):
     Tracker(client, "wk_nope_nope").post("/v1/track", track("m-1"))
 
