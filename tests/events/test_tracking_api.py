@@ -559,3 +559,14 @@ def test_settings_for_an_unknown_or_revoked_key_are_a_404(client, web_source):
 
     assert client.get(f"/v1/projects/{web_source[1]}/settings").status_code == 404
     assert client.get("/v1/projects/wk_nope_nope/settings").status_code == 404
+
+
+def test_the_source_remembers_when_it_last_sent_events(tracker, web_source):
+    source = web_source[0]
+    assert source.last_event_at is None
+
+    tracker.post("/v1/track", track("m-1"))
+
+    source.refresh_from_db()
+    assert source.last_event_at is not None
+    assert source.last_event_at == Event.objects.get().received_at
