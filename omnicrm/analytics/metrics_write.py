@@ -1,7 +1,8 @@
 """Bulk writing of the computed metrics: every row replaced in one transaction.
 
-PostgreSQL: TRUNCATE (DELETE inside a caller's transaction), then COPY (the fastest load PostgreSQL has; readers wait for the commit
-and then see the new rows, never a half-written table). SQLite: DELETE, then executemany in
+PostgreSQL: TRUNCATE (DELETE inside a caller's transaction), then COPY (the fastest load
+PostgreSQL has; readers wait for the commit and then see the new rows, never a half-written
+table). SQLite: DELETE, then executemany in
 batches, inside the same transaction. Values arrive as Python values or strings already in
 the database's text form; NaN never gets this far (see :func:`column_values`).
 """

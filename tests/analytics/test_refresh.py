@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -17,54 +17,10 @@ from omnicrm.core.errors import NotFound
 from omnicrm.core.models import AuditLog
 from omnicrm.customers.models import Customer
 from omnicrm.orders.models import Order, OrderLine, OrderStatus
-from tests.factories import (
-    CategoryFactory,
-    CustomerFactory,
-    OrderFactory,
-    OrderLineFactory,
-    ProductFactory,
-)
+from tests.analytics.shop import AS_OF, days_ago, order
+from tests.factories import CategoryFactory, CustomerFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
-
-AS_OF = datetime(2025, 7, 1, tzinfo=UTC)
-
-
-def days_ago(days: int) -> datetime:
-    return AS_OF - timedelta(days=days) + timedelta(hours=12)
-
-
-def order(customer, days: int, total: str, product=None, **kwargs):
-    placed = OrderFactory(
-        customer=customer, placed_at=days_ago(days), total=Decimal(total), **kwargs
-    )
-    if product is not None:
-        OrderLineFactory(
-            order=placed, product=product, unit_price=Decimal(total), total=Decimal(total)
-        )
-    return placed
-
-
-@pytest.fixture
-def shop():
-    """Five buyers with hand-computed RFM scores, and one customer without orders.
-
-    recency (days) / purchase days / average order value:
-      A 1 / 3 / 30    B 10 / 2 / 50    C 100 / 1 / 20    D 200 / 2 / 100    E 5 / 1 / 10
-    """
-    arabica = ProductFactory(category=CategoryFactory(slug="arabica", name="Arabica"))
-    robusta = ProductFactory(category=CategoryFactory(slug="robusta", name="Robusta"))
-    people = {name: CustomerFactory(name=name) for name in "ABCDEF"}
-    for days in (1, 31, 61):
-        order(people["A"], days, "30.00", arabica)
-    order(people["A"], 3, "500.00", arabica, status=OrderStatus.CANCELED)
-    order(people["B"], 10, "50.00", arabica)
-    order(people["B"], 40, "50.00", robusta)
-    order(people["C"], 100, "20.00")
-    order(people["D"], 200, "100.00")
-    order(people["D"], 300, "100.00")
-    order(people["E"], 5, "10.00")
-    return people, arabica.category, robusta.category
 
 
 def metrics_of(customer) -> CustomerMetrics:
