@@ -15,6 +15,7 @@ from ninja import NinjaAPI
 from ninja.parser import Parser
 
 import omnicrm
+from omnicrm.analytics.api import router as analytics_router
 from omnicrm.catalog.api import categories_router, products_router
 from omnicrm.core.api_auth import api_key_auth
 from omnicrm.core.api_errors import install_error_handlers
@@ -59,3 +60,4 @@ api.add_router("/v1/orders", orders_router)
 api.add_router("/v1/reviews", reviews_router)
 api.add_router("/v1/segments", segments_router)
 api.add_router("/v1", tracking_router)
+api.add_router("/v1", analytics_router)

@@ -10,5 +10,6 @@ urlpatterns = [
     path("api/", api.urls),
     path("admin/", admin.site.urls),
     path("", include("omnicrm.events.console_urls")),
+    path("analytics/", include("omnicrm.analytics.urls")),
     path("", include("omnicrm.console.urls")),
 ]

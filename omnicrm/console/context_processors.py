@@ -28,6 +28,7 @@ NAVIGATION = (
     NavItem("console:home", _("Dashboard"), "dashboard"),
     NavItem("console:customer_list", _("Customers"), "customers", ("console:customer_detail",)),
     NavItem("tracking:source_list", _("Sources"), "globe", ("tracking:source_detail",)),
+    NavItem("analytics:dashboard", _("Analytics"), "chart", ("analytics:category_reorders",)),
 )
 
 ROLE_NAMES = {

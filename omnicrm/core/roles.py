@@ -34,7 +34,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.merge_customer",
         "orders.change_order",
     ],
-    ANALYST: [*_VIEW_SHOP, "core.view_dashboard"],
+    ANALYST: [*_VIEW_SHOP, "core.view_dashboard", "analytics.add_analyticsrun"],
 }
 
 
