@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("admin/", admin.site.urls),
     path("", include("omnicrm.events.console_urls")),
+    path("", include("omnicrm.segments.urls")),
     path("analytics/", include("omnicrm.analytics.urls")),
     path("", include("omnicrm.console.urls")),
 ]

@@ -29,6 +29,12 @@ NAVIGATION = (
     NavItem("console:customer_list", _("Customers"), "customers", ("console:customer_detail",)),
     NavItem("tracking:source_list", _("Sources"), "globe", ("tracking:source_detail",)),
     NavItem("analytics:dashboard", _("Analytics"), "chart", ("analytics:category_reorders",)),
+    NavItem(
+        "segments:segment_list",
+        _("Segments"),
+        "segments",
+        ("segments:segment_detail", "segments:segment_new", "segments:segment_edit"),
+    ),
 )
 
 ROLE_NAMES = {

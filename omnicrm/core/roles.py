@@ -25,16 +25,23 @@ _VIEW_SHOP = [
     "reviews.view_review",
 ]
 
+_SEGMENTS = [
+    "segments.view_segment",
+    "segments.add_segment",
+    "segments.change_segment",
+    "segments.refresh_segment",
+]
+
 # "app_label.codename" per role; admin gets every permission of every app.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    MARKETER: [*_VIEW_SHOP, "core.view_dashboard"],
+    MARKETER: [*_VIEW_SHOP, "core.view_dashboard", *_SEGMENTS, "segments.delete_segment"],
     SUPPORT_AGENT: [
         *_VIEW_SHOP,
         "customers.change_customer",
         "customers.merge_customer",
         "orders.change_order",
     ],
-    ANALYST: [*_VIEW_SHOP, "core.view_dashboard", "analytics.add_analyticsrun"],
+    ANALYST: [*_VIEW_SHOP, "core.view_dashboard", *_SEGMENTS, "analytics.add_analyticsrun"],
 }
 
 

@@ -138,11 +138,11 @@ def nav_links(html: str) -> list[str]:
 @pytest.mark.parametrize(
     ("role", "links"),
     [
-        ("marketer", ["/", "/customers/"]),
-        ("analyst", ["/", "/customers/"]),
+        ("marketer", ["/", "/customers/", "/analytics/", "/segments/"]),
+        ("analyst", ["/", "/customers/", "/analytics/", "/segments/"]),
         ("support_agent", ["/customers/"]),
-        ("admin", ["/", "/customers/", "/sources/"]),
-        ("superuser", ["/", "/customers/", "/sources/", "/admin/"]),
+        ("admin", ["/", "/customers/", "/sources/", "/analytics/", "/segments/"]),
+        ("superuser", ["/", "/customers/", "/sources/", "/analytics/", "/segments/", "/admin/"]),
         ("nobody", []),
     ],
 )

@@ -14,6 +14,7 @@ from omnicrm.customers.models import Consent, Customer
 from omnicrm.events.models import Event, Source
 from omnicrm.orders.models import Order, OrderLine
 from tests.api.conftest import api, api_as, make_key  # noqa: F401  (API fixtures)
+from tests.console.conftest import login_as  # noqa: F401  (console fixture)
 from tests.factories import CategoryFactory, CustomerFactory, ProductFactory
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
