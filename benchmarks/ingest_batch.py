@@ -525,13 +525,48 @@ def process_cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
-def database_backend_pids(db_url: str, name: str) -> list[int]:
-    with psycopg.connect(admin_url(db_url)) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            [name],
-        ).fetchall()
-    return [row[0] for row in rows]
+class BackendCpu:
+    """CPU of this database's PostgreSQL backends during the run, sampled twice a second:
+    a backend can end mid-run (a worker's connection is recycled after CONN_MAX_AGE), so
+    reading them once at the end would miss its time."""
+
+    def __init__(self, name: str) -> None:
+        self.marker = f" {name} "
+        self.start: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _scan(self) -> dict[int, float]:
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if title.startswith("postgres:") and self.marker in title:
+                found[int(entry.name)] = process_cpu_seconds([int(entry.name)])
+        return found
+
+    def _run(self) -> None:
+        while not self.stop_event.wait(0.5):
+            self.last.update(self._scan())
+
+    def begin(self) -> BackendCpu:
+        self.start = self._scan()
+        self.last = dict(self.start)
+        self.thread.start()
+        return self
+
+    def end(self) -> None:
+        self.stop_event.set()
+        self.thread.join()
+        self.last.update(self._scan())
+
+    def seconds(self) -> float:
+        return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in self.last.items())
 
 
 def postgres_background_pids(db_url: str) -> list[int]:
@@ -600,7 +635,7 @@ def main() -> None:
         background = postgres_background_pids(args.database_url)
         background_before = process_cpu_seconds(background)
         server_before = process_cpu_seconds([server.pid, *children_of(server.pid)])
-        database_before = process_cpu_seconds(database_backend_pids(args.database_url, DB_NAME))
+        backends = BackendCpu(DB_NAME).begin()
         busy_before = machine_busy_seconds()
         window_start = time.monotonic()
         load = run_load(
@@ -618,9 +653,8 @@ def main() -> None:
         # CPU spent by each part during the window; what is left of the machine's busy time
         # is other work. (A backend that ended during the run would be missed: none does.)
         server_cpu = process_cpu_seconds([server.pid, *children_of(server.pid)]) - server_before
-        database_cpu = (
-            process_cpu_seconds(database_backend_pids(args.database_url, DB_NAME)) - database_before
-        )
+        backends.end()
+        database_cpu = backends.seconds()
         background_cpu = process_cpu_seconds(background) - background_before
     finally:
         os.killpg(server.pid, signal.SIGTERM)
