@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -288,8 +288,8 @@ def segment_refresh_customer(*, customer_id: int) -> list[tuple[str, str]]:
             if segment is None:
                 continue
             now = timezone.now()
-            compiled = rules_compile(segment.rules, now=now)
-            matches = compiled.queryset().filter(Q(pk=customer_id)).exists()
+            compiled = rules_compile(segment.rules, now=now, customer_id=customer_id)
+            matches = compiled.queryset().exists()
             is_member = SegmentMembership.objects.filter(
                 segment=segment, customer_id=customer_id
             ).exists()

@@ -287,5 +287,9 @@ def test_random_rule_trees_match_a_plain_python_evaluation(db, seed):
         expected = {p["pk"] for p in people if _holds(rules, p)}
         got = set(rules_compile(rules, now=NOW).queryset().values_list("pk", flat=True))
         assert got == expected, rules
+        # The per-customer form (the re-check after an order) agrees person by person.
+        for person in people[:4]:
+            one = rules_compile(rules, now=NOW, customer_id=person["pk"]).queryset().exists()
+            assert one == (person["pk"] in expected), (rules, person)
 
     check()
