@@ -316,21 +316,29 @@ def _migrate(env: dict[str, str]) -> None:
     )
 
 
-def bench(database: str, customers: int, pg_url: str, repeat: int) -> dict[str, Any]:
+def bench(
+    database: str, customers: int, pg_url: str, repeat: int, *, reuse: bool = False
+) -> dict[str, Any]:
     env = dict(os.environ)
     env.setdefault("OMNICRM_DATA_DIR", tempfile.mkdtemp(prefix="bench-analytics-"))
     if database == "postgresql":
         import psycopg
 
-        with psycopg.connect(f"{pg_url}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
-            conn.execute(f"CREATE DATABASE {PG_DATABASE}")
         env["DATABASE_URL"] = f"{pg_url}/{PG_DATABASE}"
+        if not reuse:
+            with psycopg.connect(f"{pg_url}/postgres", autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
+                conn.execute(f"CREATE DATABASE {PG_DATABASE}")
     else:
         path = Path(tempfile.mkdtemp(prefix="bench-analytics-sqlite-")) / "bench.sqlite3"
         env["DATABASE_URL"] = f"sqlite:///{path}"
-    _migrate(env)
-    generated = _run_worker(env, "--generate", str(customers))
+    if reuse and database == "postgresql":
+        # The data of an earlier run with the same --customers (generation is deterministic).
+        _migrate(env)
+        generated: dict[str, Any] = {"data": {"reused": True}, "generate_seconds": None}
+    else:
+        _migrate(env)
+        generated = _run_worker(env, "--generate", str(customers))
     print(f"{database}: generated {generated['data']} in {generated['generate_seconds']} s")
     measured = _run_worker(env, "--repeat", str(repeat))
     for run in measured["runs"]:
@@ -395,6 +403,11 @@ def main() -> None:
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--reuse-postgresql",
+        action="store_true",
+        help="Keep the PostgreSQL data of an earlier run with the same --customers.",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--generate", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -408,7 +421,15 @@ def main() -> None:
         "databases": [],
     }
     if not args.no_postgresql:
-        results["databases"].append(bench("postgresql", args.customers, args.pg_url, args.repeat))
+        results["databases"].append(
+            bench(
+                "postgresql",
+                args.customers,
+                args.pg_url,
+                args.repeat,
+                reuse=args.reuse_postgresql,
+            )
+        )
     if not args.no_sqlite:
         results["databases"].append(
             bench("sqlite", args.sqlite_customers, args.pg_url, args.repeat)

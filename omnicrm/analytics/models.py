@@ -44,8 +44,16 @@ class CustomerMetrics(models.Model):
     """One row per customer: order aggregates, RFM scores and segment, and the predictions of
     the last refresh. Customers without orders have a row with order_count 0 and no scores."""
 
+    # Derived tables carry no database-level foreign keys (db_constraint=False): the nightly
+    # refresh bulk-loads a row per customer, and PostgreSQL's key checks would lock every
+    # customer row to do it. Deletes still cascade through the ORM, and the refresh replaces
+    # every row from the customers that exist.
     customer = models.OneToOneField(
-        "customers.Customer", on_delete=models.CASCADE, primary_key=True, related_name="metrics"
+        "customers.Customer",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="metrics",
+        db_constraint=False,
     )
     order_count = models.IntegerField(default=0)
     revenue = money_field(default=0)
@@ -67,7 +75,12 @@ class CustomerMetrics(models.Model):
     churn_risk = models.CharField(max_length=6, choices=ChurnRisk.choices, blank=True)
     model = models.CharField(max_length=12, choices=PredictionModel.choices, blank=True)
     top_category = models.ForeignKey(
-        "catalog.Category", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "catalog.Category",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     computed_at = models.DateTimeField()
     # Additive to the agreed fields: parameter-uncertainty intervals, category affinity
@@ -112,11 +125,18 @@ class CategoryReorder(models.Model):
     """Expected reorders of one category by one customer in the next 30 days, and the chance
     of at least one. Stored only for customers who bought the category before."""
 
+    # No database-level foreign keys, for the reason given on CustomerMetrics.customer.
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="category_reorders"
+        "customers.Customer",
+        on_delete=models.CASCADE,
+        related_name="category_reorders",
+        db_constraint=False,
     )
     category = models.ForeignKey(
-        "catalog.Category", on_delete=models.CASCADE, related_name="reorder_forecasts"
+        "catalog.Category",
+        on_delete=models.CASCADE,
+        related_name="reorder_forecasts",
+        db_constraint=False,
     )
     expected_reorders_30d = models.FloatField()
     probability = models.FloatField()

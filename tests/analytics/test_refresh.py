@@ -297,3 +297,18 @@ def test_refresh_command_rejects_a_bad_date(shop):
 
     with pytest.raises(CommandError, match="--as-of"):
         call_command("analytics", "refresh", "--as-of", "July", "--no-progress")
+
+
+def test_deleting_a_customer_or_category_removes_their_derived_rows(shop):
+    """The derived tables have no database foreign keys; the ORM cascade still cleans up."""
+    people, arabica, _robusta = shop
+    analytics_refresh(as_of=AS_OF)
+    f = people["F"]
+
+    f.delete()
+    assert not CustomerMetrics.objects.filter(customer_id=f.pk).exists()
+    arabica.products.all().delete()
+    arabica.delete()
+
+    assert not CategoryReorder.objects.filter(category_id=arabica.pk).exists()
+    assert CustomerMetrics.objects.get(customer=people["A"]).top_category_id is None
