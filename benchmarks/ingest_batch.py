@@ -331,25 +331,30 @@ def free_port() -> int:
 
 
 def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "omnicrm",
-            "serve",
-            "--workers",
-            str(workers),
-            "--port",
-            str(port),
-            "--no-background",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
+    log_path = Path(tempfile.mkdtemp(prefix="ingest-serve-")) / "serve.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "omnicrm",
+                "serve",
+                "--workers",
+                str(workers),
+                "--port",
+                str(port),
+                "--no-background",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    # Generous: on a busy machine importing Django in 1 + N processes takes a while.
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            break
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/healthz")
@@ -358,7 +363,8 @@ def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Pop
         except OSError:
             time.sleep(0.2)
     server.kill()
-    raise RuntimeError("the server did not start")
+    output = log_path.read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"the server did not start; its output ends with:\n{output}")
 
 
 def children_of(pid: int) -> list[int]:
