@@ -102,6 +102,10 @@ class Shop:
 
 @pytest.fixture
 def shop(db) -> Shop:
+    return build_shop()
+
+
+def build_shop() -> Shop:
     """
     ha    VN Hanoi vi, 3 arabica orders (5, 20, 40 days ago; 30 USD), email granted,
           viewed products 3 times on web, champions, p_alive 0.9, next order in 10 days
