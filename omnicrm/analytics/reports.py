@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Avg, Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
 from omnicrm.analytics.models import (
     AnalyticsRun,
@@ -29,6 +30,8 @@ from omnicrm.catalog.models import Category
 from omnicrm.core.errors import NotFound, ValidationFailed
 from omnicrm.orders.models import REVENUE_STATUSES, Order
 
+#: A queued or running refresh older than this is taken to have died with its worker.
+RUN_STALE_AFTER = timedelta(hours=3)
 #: The horizon the reorder forecast is stored for; other windows are scaled from it.
 REORDER_HORIZON_DAYS = 30
 
@@ -394,7 +397,16 @@ def analytics_run_state() -> RefreshState:
     the last success. One query over the latest runs."""
     runs = list(AnalyticsRun.objects.order_by("-created_at", "-id")[:20])
     success = next((r for r in runs if r.status == RunStatus.SUCCEEDED), None)
-    current = next((r for r in runs if r.status in (RunStatus.QUEUED, RunStatus.RUNNING)), None)
+    # A run whose worker died never finishes: past RUN_STALE_AFTER it no longer counts.
+    recent = timezone.now() - RUN_STALE_AFTER
+    current = next(
+        (
+            r
+            for r in runs
+            if r.status in (RunStatus.QUEUED, RunStatus.RUNNING) and r.created_at >= recent
+        ),
+        None,
+    )
     failure = next((r for r in runs if r.status == RunStatus.FAILED), None)
     if failure and success and failure.created_at < success.created_at:
         failure = None

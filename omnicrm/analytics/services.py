@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from itertools import islice
 from typing import Any
@@ -43,6 +43,7 @@ from omnicrm.analytics.models import (
     CustomerMetrics,
     RunStatus,
 )
+from omnicrm.analytics.reports import RUN_STALE_AFTER
 from omnicrm.analytics.rfm_segments import rfm_segment, score_with_edges
 from omnicrm.analytics.selectors import order_revenue_by_currency
 from omnicrm.core.errors import NotFound
@@ -56,8 +57,6 @@ CHUNK = 100_000
 # column names are constants; the currency is a query parameter.
 EPOCH_MICROS_SQL = "(EXTRACT(EPOCH FROM orders_order.placed_at) * 1000000)::bigint"
 CENTS_SQL = "CASE WHEN orders_order.currency = %s THEN ({table}.total * 100)::bigint ELSE 0 END"
-#: A queued or running run younger than this blocks another from the console.
-RUN_STALE_AFTER = timedelta(hours=3)
 
 Progress = Callable[[float, str], None]
 

@@ -208,3 +208,17 @@ def test_customer_360_panel_before_any_refresh(shop, login_as):
 
 def test_customer_360_panel_for_an_unknown_customer(shop, login_as):
     assert login_as("analyst").get("/analytics/customers/cus_nope/predictions/").status_code == 404
+
+
+def test_a_run_whose_worker_died_no_longer_blocks_the_button(shop, login_as):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stale = AnalyticsRun.objects.create(status=RunStatus.RUNNING, progress=30)
+    AnalyticsRun.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(hours=4))
+
+    html = login_as("analyst").get(DASHBOARD).content.decode()
+
+    assert "Refreshing" not in html
+    assert 'action="/analytics/refresh/"' in html
