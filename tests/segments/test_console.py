@@ -270,3 +270,26 @@ def test_static_list_upload_reports_unknown_lines(shop: Shop, login_as):
 
 def test_unknown_segment_is_a_404_page(shop: Shop, login_as):
     assert login_as("marketer").get("/segments/seg_nope/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("language", "phrases"),
+    [
+        ("vi", ["Phân khúc mới", "Tất cả điều kiện", "+ Điều kiện", "Quốc gia (mã ISO)"]),
+        ("zh-hans", ["新建分群", "满足全部条件", "+ 条件", "客户分群"]),
+    ],
+)
+def test_the_builder_speaks_vietnamese_and_chinese(shop: Shop, login_as, language, phrases):
+    client = login_as("marketer")
+    client.cookies["django_language"] = language
+
+    html = client.get("/segments/new/").content.decode()
+    error = client.post(
+        "/segments/preview/",
+        builder_post(**{"r:0.0:field": "order_count", "r:0.0:op": "gte", "r:0.0:value": "x"}),
+    ).content.decode()
+
+    for phrase in phrases:
+        assert phrase in html
+    expected = {"vi": "giá trị phải là số nguyên", "zh-hans": "的值必须是整数"}[language]
+    assert expected in error
