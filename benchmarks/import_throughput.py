@@ -162,14 +162,17 @@ def fresh_database(database: str, pg_url: str, scratch: Path) -> dict[str, str]:
 def run_job(job: dict[str, Any], database: str, pg_url: str, scratch: Path) -> dict[str, Any]:
     env = fresh_database(database, pg_url, scratch)
     before = load()
-    done = subprocess.run(
-        [sys.executable, __file__, "--worker", json.dumps(job)],
-        env=env,
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    try:
+        done = subprocess.run(
+            [sys.executable, __file__, "--worker", json.dumps(job)],
+            env=env,
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        shutil.rmtree(env["OMNICRM_DATA_DIR"], ignore_errors=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["load_before"] = round(before, 2)
     result["load_after"] = round(load(), 2)
@@ -187,7 +190,8 @@ def generate(lines: int, scratch: Path) -> dict[str, Any]:
     from omnicrm.importers.services import demo_shop_generate
 
     probe = demo_shop_generate(customers=20_000, out=scratch / "probe", seed=SEED, progress=False)
-    customers = max(1000, round(lines / (probe.order_lines / probe.customers)))
+    # 2% more customers than the probe's ratio says, so the file reaches `lines`.
+    customers = max(1000, round(1.02 * lines / (probe.order_lines / probe.customers)))
     directory = scratch / f"shop-{customers}-{SEED}"
     marker = directory / "result.json"
     if marker.exists():

@@ -413,9 +413,8 @@ def import_orders(
     # as its last row is read, wherever its rows are in the file.
     last_record: dict[str, int] = {}
     total = 0
-    for total, (_line, cell) in enumerate(csv_file.records(), start=1):
-        if id_index < len(cell) - 1:
-            last_record[cell[id_index].strip()] = total
+    for total, order_id in enumerate(csv_file.column(id_index), start=1):
+        last_record[order_id.strip()] = total
 
     pending: dict[str, PendingOrder] = {}
     ready: list[PendingOrder] = []

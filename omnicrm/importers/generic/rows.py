@@ -131,7 +131,16 @@ class CsvFile:
                 yield line, record
 
     def count(self) -> int:
-        return sum(1 for _record in self.records())
+        return sum(1 for _record in self.column(0))
+
+    def column(self, index: int) -> Iterator[str]:
+        """One cell of every record ("" where a record is too short); a quick first pass."""
+        with open_text(self.path) as handle:
+            reader = csv.reader(handle)
+            next(reader, None)
+            for record in reader:
+                if record:
+                    yield record[index] if index < len(record) else ""
 
 
 def progress_bar(label: str, total: int, enabled: bool) -> tqdm:
