@@ -45,7 +45,7 @@ def tree_from_post(data: QueryDict) -> dict[str, Any]:
         path = _path_key(raw_path)
         if path is None or len(nodes) > MAX_NODES:
             continue
-        nodes.setdefault(path, {})[attr] = value
+        nodes.setdefault(path, {})[attr] = str(value)
 
     def build(path: tuple[int, ...]) -> dict[str, Any]:
         attrs = nodes.get(path, {})

@@ -161,6 +161,8 @@ def _value(spec: FieldSpec, op: str, value: Any, path: str) -> Any:
     if op == "between":
         if not isinstance(value, list | tuple) or len(value) != 2:
             raise RuleError(path, _("between needs a list of two values [low, high]"))
+        low: Any
+        high: Any
         if spec.type == F.DATE:
             low, high = _day(value[0], path), _day(value[1], path)
         else:
@@ -444,7 +446,7 @@ def _category_ids(slugs: list[str]) -> list[int]:
 def _bought_q(spec: FieldSpec, cond: dict[str, Any], now: datetime, only: int | None) -> Q:
     op, value = cond["op"], cond["value"]
     items = value if isinstance(value, list) else [value]
-    lines = OrderLine.objects.filter(
+    lines: QuerySet[Any] = OrderLine.objects.filter(
         order__customer__isnull=False, order__status__in=REVENUE_STATUSES
     ).order_by()
     if only is not None:
@@ -466,7 +468,9 @@ def _bought_q(spec: FieldSpec, cond: dict[str, Any], now: datetime, only: int | 
 
 
 def _event_q(cond: dict[str, Any], now: datetime, only: int | None) -> Q:
-    events = Event.objects.filter(customer__isnull=False, event=cond["value"]).order_by()
+    events: QuerySet[Any] = Event.objects.filter(
+        customer__isnull=False, event=cond["value"]
+    ).order_by()
     if only is not None:
         events = events.filter(customer_id=only)
     if cond.get("within_days"):

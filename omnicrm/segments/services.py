@@ -54,21 +54,27 @@ def _clean_name(name: str) -> str:
     return text
 
 
+def _slug_taken(slug: str, exclude_pk: int | None) -> bool:
+    others = Segment.objects.filter(slug=slug)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    return others.exists()
+
+
 def _clean_slug(slug: str, name: str, *, exclude_pk: int | None = None) -> str:
     value = slugify(slug or "") if slug else slugify(name)
     if not value:
-        # Names in Vietnamese or Chinese may slugify to nothing: fall back to a number.
+        # Names in Vietnamese or Chinese may slugify to nothing: fall back to a word.
         value = "segment"
     value = value[:100]
     if slug:
-        clash = Segment.objects.filter(slug=value).exclude(pk=exclude_pk).exists()
-        if clash:
+        if _slug_taken(value, exclude_pk):
             raise Conflict(
                 _("a segment with slug %(slug)s already exists") % {"slug": value}, field="slug"
             )
         return value
     candidate, n = value, 2
-    while Segment.objects.filter(slug=candidate).exclude(pk=exclude_pk).exists():
+    while _slug_taken(candidate, exclude_pk):
         candidate, n = f"{value}-{n}", n + 1
     return candidate
 

@@ -253,7 +253,8 @@ def _safe(cell: str) -> str:
     return f"'{cell}" if cell.startswith(_FORMULA_START) else cell
 
 
-@staff_view(permission="segments.refresh_segment")
+# A streaming response is not an HttpResponse subclass; staff_view passes it through as is.
+@staff_view(permission="segments.refresh_segment")  # type: ignore[arg-type]
 @require_GET
 def segment_export(request: HttpRequest, public_id: str) -> StreamingHttpResponse:
     """The members as CSV, streamed: memory stays flat for a million rows."""
