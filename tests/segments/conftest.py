@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from omnicrm.analytics.models import CustomerMetrics
 from omnicrm.catalog.models import Category
@@ -18,6 +19,17 @@ from tests.console.conftest import login_as  # noqa: F401  (console fixture)
 from tests.factories import CategoryFactory, CustomerFactory, ProductFactory
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Messages are asserted in English: a console request in another language leaves that
+    language active in the thread (LocaleMiddleware does not reset it)."""
+    translation.activate("en")
+    yield
+    translation.activate("en")
+
+
 IMMEDIATE_TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
 
