@@ -125,18 +125,22 @@ class CategoryReorder(models.Model):
     """Expected reorders of one category by one customer in the next 30 days, and the chance
     of at least one. Stored only for customers who bought the category before."""
 
-    # No database-level foreign keys, for the reason given on CustomerMetrics.customer.
+    # No database-level foreign keys, for the reason given on CustomerMetrics.customer, and
+    # no single-column indexes either: the unique (customer, category) and the (category,
+    # probability) indexes already start with each column, and every index slows the load.
     customer = models.ForeignKey(
         "customers.Customer",
         on_delete=models.CASCADE,
         related_name="category_reorders",
         db_constraint=False,
+        db_index=False,
     )
     category = models.ForeignKey(
         "catalog.Category",
         on_delete=models.CASCADE,
         related_name="reorder_forecasts",
         db_constraint=False,
+        db_index=False,
     )
     expected_reorders_30d = models.FloatField()
     probability = models.FloatField()
