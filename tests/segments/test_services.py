@@ -264,3 +264,46 @@ def test_the_customer_task_deduplicates_and_counts_changes(shop: Shop, settings)
 
     assert changed == 1
     assert members(segment) == {"Đặng Lưu Hà"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_processed_event_puts_its_customer_in_the_segment_once_a_worker_runs():
+    """Events: processing links the event to a customer and queues the re-check on commit."""
+    from django_tasks_db.models import DBTaskResult
+
+    from omnicrm.events import processing
+    from omnicrm.events.models import Event
+    from omnicrm.events.services import source_create
+
+    source, _key = source_create(name="Website", channel="web")
+    segment = services.segment_create(
+        name="Viewed this week",
+        rules={
+            "all": [{"field": "event", "op": "did", "value": "Product Viewed", "within_days": 7}]
+        },
+    )
+    services.segment_refresh(segment=segment)
+    DBTaskResult.objects.all().delete()
+    now = timezone.now()
+    event = Event.objects.create(
+        source=source,
+        message_id="m-1",
+        type="track",
+        event="Product Viewed",
+        user_id="u-lan",
+        channel="web",
+        timestamp=now,
+        received_at=now,
+    )
+
+    report = processing.events_process(event_ids=[event.pk])
+    event.refresh_from_db()
+    queued = DBTaskResult.objects.get()
+
+    assert report.processed == 1 and event.customer_id is not None
+    assert queued.args_kwargs["kwargs"] == {"customer_ids": [event.customer_id]}
+    assert SegmentMembership.objects.filter(segment=segment).count() == 0
+    call_command("worker", max_tasks=1)
+    assert list(
+        SegmentMembership.objects.filter(segment=segment).values_list("customer_id", flat=True)
+    ) == [event.customer_id]
