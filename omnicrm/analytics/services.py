@@ -36,7 +36,7 @@ from omnicrm.analytics.metrics_compute import (
     predict_one,
     summarize_orders,
 )
-from omnicrm.analytics.metrics_write import metrics_replace, metrics_rows, reorder_rows
+from omnicrm.analytics.metrics_write import metrics_columns, metrics_replace, reorder_columns
 from omnicrm.analytics.models import (
     AnalyticsRun,
     CategoryReorder,
@@ -335,7 +335,7 @@ def _refresh(
     mark = time.perf_counter()
     replaced = dict(computed.non_finite)
     computed_at = _db_datetime(timezone.now())
-    rows = metrics_rows(
+    rows = metrics_columns(
         computed,
         currency=currency,
         places=_places(currency),
@@ -348,7 +348,7 @@ def _refresh(
         step(0.75 + 0.24 * done / max(n, 1), _("Writing the results"))
 
     written, reordered = metrics_replace(
-        rows, reorder_rows(computed, computed_at=computed_at), tick=write_tick
+        rows, reorder_columns(computed, computed_at=computed_at), tick=write_tick
     )
     seconds["write"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started

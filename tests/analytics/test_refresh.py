@@ -312,3 +312,13 @@ def test_deleting_a_customer_or_category_removes_their_derived_rows(shop):
 
     assert not CategoryReorder.objects.filter(category_id=arabica.pk).exists()
     assert CustomerMetrics.objects.get(customer=people["A"]).top_category_id is None
+
+
+def test_copy_text_format():
+    from omnicrm.analytics.metrics_write import _copy_text
+
+    assert _copy_text(None) == "\\N"
+    assert _copy_text("a\tb\\c\nd") == "a\\tb\\\\c\\nd"
+    assert _copy_text(0.25) == "0.25"
+    assert _copy_text(True) == "t"
+    assert _copy_text(12) == "12"
