@@ -67,6 +67,8 @@ def is_postgresql() -> bool:
 def datetime_strings(seconds: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
     """Database text for UTC instants given as epoch seconds: "2025-01-31 09:30:00.000000"
     (the form Django stores on SQLite), with "+00:00" on PostgreSQL."""
+    if seconds.size == 0:
+        return np.zeros(0, dtype="<U32")
     micros = np.rint(seconds * 1e6).astype(np.int64).astype("datetime64[us]")
     text = np.char.replace(np.datetime_as_string(micros, unit="us"), "T", " ")
     if is_postgresql():

@@ -322,3 +322,10 @@ def test_copy_text_format():
     assert _copy_text(0.25) == "0.25"
     assert _copy_text(True) == "t"
     assert _copy_text(12) == "12"
+
+
+def test_a_shop_without_customers_refreshes_to_nothing():
+    report = analytics_refresh(as_of=AS_OF)
+
+    assert (report.customers, report.metrics_rows, report.reorder_rows) == (0, 0, 0)
+    assert AnalyticsRun.objects.get(pk=report.run_id).status == RunStatus.SUCCEEDED
