@@ -8,20 +8,18 @@ the key is shown once, when it is created.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from omnicrm.core.errors import ApplicationError, NotFound, ValidationFailed
 from omnicrm.core.models import ApiKey
+from omnicrm.core.secret_keys import secret_key_hash, secret_key_issue
 from omnicrm.core.services import Actor, audit_log_write
 
 KEY_NAMESPACE = "ocrm"
@@ -30,7 +28,6 @@ WRITE = "write"
 # Each scope grants only itself: a write-only key (a webhook sender, say) cannot read.
 SCOPES = (READ, WRITE)
 SECRET_BYTES = 32
-PREFIX_BYTES = 5  # 8 base32 characters; 40 bits keep accidental collisions rare
 # Remembering every use would be one write per request; a minute is precise enough to
 # tell a key in use from a forgotten one.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -48,12 +45,8 @@ class RevokedApiKey(InvalidApiKey):
 
 
 def apikey_hash(raw_key: str) -> str:
-    """The stored form of a key: SHA-256 hex of the whole key string.
-
-    The secret has 256 random bits, so a plain fast hash is enough; a slow password hash
-    would only cost time on every request.
-    """
-    return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
+    """The stored form of a key: SHA-256 hex of the whole key string."""
+    return secret_key_hash(raw_key)
 
 
 def apikey_parse_scopes(scopes: str | Iterable[str]) -> list[str]:
@@ -75,10 +68,6 @@ def apikey_parse_scopes(scopes: str | Iterable[str]) -> list[str]:
     return cleaned
 
 
-def _new_prefix() -> str:
-    return base64.b32encode(secrets.token_bytes(PREFIX_BYTES)).decode("ascii").lower()
-
-
 def apikey_create(
     *, name: str, scopes: str | Iterable[str], actor: Actor = None
 ) -> tuple[ApiKey, str]:
@@ -90,30 +79,23 @@ def apikey_create(
         raise ValidationFailed(_("the name is at most 100 characters"), field="name")
     clean_scopes = apikey_parse_scopes(scopes)
     user = actor if actor is not None and actor.is_authenticated else None
-    for _attempt in range(5):
-        prefix = _new_prefix()
-        raw_key = f"{KEY_NAMESPACE}_{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
-        try:
-            with transaction.atomic():
-                key = ApiKey.objects.create(
-                    name=clean_name,
-                    prefix=prefix,
-                    key_hash=apikey_hash(raw_key),
-                    scopes=clean_scopes,
-                    created_by=user,
-                )
-                audit_log_write(
-                    action="apikey.create",
-                    object_type="api_key",
-                    object_id=prefix,
-                    actor=actor,
-                    data={"name": clean_name, "scopes": clean_scopes},
-                )
-        except IntegrityError:
-            # Only the unique prefix can clash; draw another one.
-            continue
-        return key, raw_key
-    raise RuntimeError("could not draw a free API key prefix in 5 attempts")
+
+    def create(prefix: str, key_hash: str) -> ApiKey:
+        key = ApiKey.objects.create(
+            name=clean_name, prefix=prefix, key_hash=key_hash, scopes=clean_scopes, created_by=user
+        )
+        audit_log_write(
+            action="apikey.create",
+            object_type="api_key",
+            object_id=prefix,
+            actor=actor,
+            data={"name": clean_name, "scopes": clean_scopes},
+        )
+        return key
+
+    return secret_key_issue(
+        namespace=KEY_NAMESPACE, secret_bytes=SECRET_BYTES, create=create, what="API key"
+    )
 
 
 def apikey_revoke(*, prefix: str, actor: Actor = None) -> ApiKey:

@@ -11,8 +11,8 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from omnicrm.core.apikeys import KEY_NAMESPACE as API_KEY_NAMESPACE
-from omnicrm.core.apikeys import apikey_hash
 from omnicrm.core.errors import ApplicationError, NotFound
+from omnicrm.core.secret_keys import secret_key_hash
 from omnicrm.events.models import Event, EventType, RejectedEvent, Source
 
 WRITE_KEY_NAMESPACE = "wk"
@@ -56,7 +56,7 @@ def source_authenticate(*, raw_key: str) -> Source:
             _("the write key is malformed; write keys look like wk_<prefix>_<secret>")
         )
     source = Source.objects.filter(prefix=parts[1]).first()
-    candidate = apikey_hash(key)
+    candidate = secret_key_hash(key)
     stored = source.key_hash if source is not None else "0" * len(candidate)
     if not hmac.compare_digest(stored.encode("ascii"), candidate.encode("ascii")) or source is None:
         raise InvalidWriteKey(_("the write key is not valid"))

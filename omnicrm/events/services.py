@@ -7,35 +7,28 @@ omnicrm.events.processing.
 
 from __future__ import annotations
 
-import base64
 import re
-import secrets
 import threading
 import time
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from omnicrm.core.apikeys import apikey_hash
 from omnicrm.core.errors import NotFound, ValidationFailed
+from omnicrm.core.secret_keys import secret_key_issue
 from omnicrm.core.services import Actor, audit_log_write
 from omnicrm.events.models import Event, RejectedEvent, Source, SourceChannel
 
 WRITE_KEY_NAMESPACE = "wk"
 SECRET_BYTES = 24
-PREFIX_BYTES = 5
 # The live view needs the latest few; keeping more would only let garbage fill the table.
 REJECTIONS_KEPT = 200
 # Rejected requests one process records per second and source; the rest are only counted.
 REJECTIONS_PER_SECOND = 5
 LAST_EVENT_RESOLUTION = timedelta(minutes=1)
 _WRITE_KEY_IN_BODY = re.compile(r'("writeKey"\s*:\s*)"[^"]*"?')
-
-
-def _new_prefix() -> str:
-    return base64.b32encode(secrets.token_bytes(PREFIX_BYTES)).decode("ascii").lower()
 
 
 def source_create(*, name: str, channel: str, actor: Actor = None) -> tuple[Source, str]:
@@ -53,29 +46,27 @@ def source_create(*, name: str, channel: str, actor: Actor = None) -> tuple[Sour
             field="channel",
         )
     user = actor if actor is not None and actor.is_authenticated else None
-    for _attempt in range(5):
-        prefix = _new_prefix()
-        raw_key = f"{WRITE_KEY_NAMESPACE}_{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
-        try:
-            with transaction.atomic():
-                source = Source.objects.create(
-                    name=clean_name,
-                    channel=clean_channel,
-                    prefix=prefix,
-                    key_hash=apikey_hash(raw_key),
-                    created_by=user,
-                )
-                audit_log_write(
-                    action="source.create",
-                    object_type="source",
-                    object_id=prefix,
-                    actor=actor,
-                    data={"name": clean_name, "channel": clean_channel},
-                )
-        except IntegrityError:
-            continue
-        return source, raw_key
-    raise RuntimeError("could not draw a free write key prefix in 5 attempts")
+
+    def create(prefix: str, key_hash: str) -> Source:
+        source = Source.objects.create(
+            name=clean_name,
+            channel=clean_channel,
+            prefix=prefix,
+            key_hash=key_hash,
+            created_by=user,
+        )
+        audit_log_write(
+            action="source.create",
+            object_type="source",
+            object_id=prefix,
+            actor=actor,
+            data={"name": clean_name, "channel": clean_channel},
+        )
+        return source
+
+    return secret_key_issue(
+        namespace=WRITE_KEY_NAMESPACE, secret_bytes=SECRET_BYTES, create=create, what="write key"
+    )
 
 
 def source_revoke(*, prefix: str, actor: Actor = None) -> Source:
