@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from django.utils.translation import gettext as _
 
 from omnicrm.analytics.clv import CustomerPredictions, predict_customers, rfm_scores
 from omnicrm.analytics.clv.predict import MODEL_BGNBD, MONTH_LENGTH, discounted_purchases
@@ -204,7 +205,7 @@ def compute_metrics(
         parameters={},
     )
     if summary is None:
-        out.model_note = "no orders"
+        out.model_note = _("There are no orders yet: nothing to fit.")
         return out
 
     pos = np.searchsorted(customers, summary.customers)
