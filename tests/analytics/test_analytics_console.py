@@ -222,3 +222,24 @@ def test_a_run_whose_worker_died_no_longer_blocks_the_button(shop, login_as):
 
     assert "Refreshing" not in html
     assert 'action="/analytics/refresh/"' in html
+
+
+def test_customer_360_panel_with_the_fitted_models(login_as):
+    from tests.analytics.test_refresh import simulated_shop
+
+    simulated_shop(300)
+    analytics_refresh(as_of=AS_OF)
+    m = (
+        CustomerMetrics.objects.filter(order_count__gte=3, clv_12m_low__isnull=False)
+        .select_related("customer")
+        .first()
+    )
+    assert m is not None
+
+    response = login_as("analyst").get(f"/analytics/customers/{m.customer.public_id}/predictions/")
+
+    text = text_by_id(response.content.decode(), "predictions")
+    assert "likely still a customer." in text
+    assert "12-month value, 90% range" in text
+    assert money(m.clv_12m_low, "USD") in text
+    assert "plain RFM rules" not in text
