@@ -428,6 +428,11 @@ def main() -> None:
         help="Keep the PostgreSQL data of an earlier run with the same --customers.",
     )
     parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="Add to the committed results instead of replacing them.",
+    )
+    parser.add_argument(
         "--render", action="store_true", help="Rewrite the .md from the committed .json."
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -460,6 +465,15 @@ def main() -> None:
             bench("sqlite", args.sqlite_customers, args.pg_url, args.repeat)
         )
     results["load_at_end"] = load()
+    if args.merge and (RESULTS / "analytics_refresh.json").exists():
+        # Keep the committed results of the databases not run this time.
+        earlier = json.loads((RESULTS / "analytics_refresh.json").read_text())
+        ran = {(r["database"], r["runs"][0]["customers"]) for r in results["databases"]}
+        kept = [
+            r for r in earlier["databases"] if (r["database"], r["runs"][0]["customers"]) not in ran
+        ]
+        results["databases"] = kept + results["databases"]
+        results["date"] = f"{earlier['date']} and {results['date']}"
     if not args.no_write and results["databases"]:
         write_results(results)
 

@@ -32,8 +32,19 @@ import numpy as np
 import numpy.typing as npt
 from django.utils.translation import gettext as _
 
-from omnicrm.analytics.clv import CustomerPredictions, predict_customers, rfm_scores
-from omnicrm.analytics.clv.predict import MODEL_BGNBD, MONTH_LENGTH, discounted_purchases
+from omnicrm.analytics.clv import (
+    CustomerPredictions,
+    bgnbd,
+    gamma_gamma,
+    predict_customers,
+    rfm_scores,
+)
+from omnicrm.analytics.clv.predict import (
+    MODEL_BGNBD,
+    MONTH_LENGTH,
+    churn_band,
+    discounted_purchases,
+)
 from omnicrm.analytics.clv.summary import CustomerSummary, summarize_days
 from omnicrm.analytics.rfm_segments import rfm_segments, score_edges
 
@@ -404,9 +415,6 @@ def predict_one(
     """Predictions for the customers of ``summary`` with a previous run's fitted parameters
     (no fitting): BG/NBD and Gamma-Gamma when that run used them, else the RFM fallback with
     that run's pooled figures. Returns the first customer's values."""
-    from omnicrm.analytics.clv import bgnbd, gamma_gamma
-    from omnicrm.analytics.clv.predict import churn_band
-
     horizon = float(parameters.get("horizon_days", HORIZON_DAYS))
     months = int(parameters.get("clv_months", CLV_MONTHS))
     rate_d = float(parameters.get("monthly_discount_rate", MONTHLY_DISCOUNT_RATE))

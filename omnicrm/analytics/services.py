@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import islice
 from typing import Any
@@ -36,7 +36,12 @@ from omnicrm.analytics.metrics_compute import (
     predict_one,
     summarize_orders,
 )
-from omnicrm.analytics.metrics_write import metrics_columns, metrics_replace, reorder_columns
+from omnicrm.analytics.metrics_write import (
+    datetime_strings,
+    metrics_columns,
+    metrics_replace,
+    reorder_columns,
+)
 from omnicrm.analytics.models import (
     AnalyticsRun,
     CategoryReorder,
@@ -386,8 +391,6 @@ def _known(customers: Any, ids: Any) -> Any:
 
 
 def _db_datetime(value: datetime) -> str:
-    from omnicrm.analytics.metrics_write import datetime_strings
-
     return str(datetime_strings(np.array([value.timestamp()]))[0])
 
 
@@ -505,8 +508,6 @@ def analytics_refresh_customer(
 def _one_customer_values(
     orders: OrderArrays, now: datetime, parameters: dict[str, Any], places: int
 ) -> dict[str, Any]:
-    from datetime import UTC
-
     as_of_day = math.floor(now.timestamp() / SECONDS_PER_DAY)
     summary, _index = summarize_orders(orders, as_of_day=as_of_day)
     assert summary is not None
