@@ -5,12 +5,14 @@ conditions ``{"field": ..., "op": ..., "value": ..., "within_days": N, "min_time
 "channel": C}`` (the parameters only where the field takes them, see fields.py). An empty
 ``all`` matches everyone, an empty ``any`` nobody.
 
-Compilation never loops over customers: profile fields are columns, metrics are a LEFT JOIN
-through ``metrics__``, and orders, bought items, events and consent are uncorrelated
-``pk IN (SELECT customer_id ... GROUP BY ... HAVING ...)`` subqueries, which both SQLite and
-PostgreSQL evaluate once (PostgreSQL as a hashed subplan, also under OR). A condition that
-holds for a customer without any row (``order_count < 2``, ``did_not``) is compiled as
-``NOT IN`` the customers for whom it fails, so nobody is lost for having no orders.
+Compilation never loops over customers: profile fields are columns; metrics, orders, bought
+items, events and consent are uncorrelated ``pk IN (SELECT customer_id ... [GROUP BY ...
+HAVING ...])`` subqueries, which both SQLite and PostgreSQL evaluate once (PostgreSQL as a
+hashed subplan, also under OR). Order aggregates beside other conditions of an "all" group
+are correlated instead, so they are only probed for the customers the others let through.
+A condition that holds for a customer without any row (``order_count < 2``, ``did_not``,
+``p_alive is_not_set``) is compiled as ``NOT IN`` the customers for whom it fails, so nobody
+is lost for having no orders or no predictions yet.
 
 Semantics worth knowing (docs/segments.md says them in plain words):
 - orders count when they are confirmed or later and not canceled/returned (REVENUE_STATUSES);
@@ -22,15 +24,19 @@ Semantics worth knowing (docs/segments.md says them in plain words):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db import connection, transaction
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from omnicrm.analytics.models import CustomerMetrics
 from omnicrm.catalog.models import Category
 from omnicrm.core.errors import ValidationFailed
 from omnicrm.customers.models import Consent, ConsentStatus, Customer
@@ -345,19 +351,32 @@ def _profile_q(spec: FieldSpec, op: str, value: Any, now: datetime) -> Q:
     return _compare_q(column, op, value)
 
 
-def _metric_q(spec: FieldSpec, op: str, value: Any, now: datetime) -> Q:
-    column = f"metrics__{spec.column}"
+def _metric_q(spec: FieldSpec, op: str, value: Any, now: datetime, only: int | None) -> Q:
+    """RFM and predictions as ``pk [NOT] IN (SELECT customer_id FROM metrics WHERE ...)``:
+    cheaper than joining a million metrics rows to a million customers, and a customer
+    without a metrics row simply has every value unknown."""
+    metrics: QuerySet[Any] = CustomerMetrics.objects.order_by()
+    if only is not None:
+        metrics = metrics.filter(customer_id=only)
+    column = spec.column
     if spec.type == F.CHOICE:
-        # Unknown is "" or no metrics row at all; "known" means one of the choices.
-        if op in NO_VALUE_OPS:
-            known = Q(**{f"{column}__in": list(spec.choices)})
-            return known if op == "is_set" else ~known
-        return _compare_q(column, op, value)
+        # Unknown is "" (or no row); "known" means one of the choices.
+        known = Q(**{f"{column}__in": list(spec.choices)})
+    else:
+        known = Q(**{f"{column}__isnull": False})
     if op in NO_VALUE_OPS:
-        return Q(**{f"{column}__isnull": op == "is_not_set"})
-    if spec.type == F.DATE:
-        return _date_q(column, op, value, now)
-    return _compare_q(column, op, _typed_value(spec, value))
+        holds = known
+    elif op == "neq":
+        holds = Q(**{column: _typed_value(spec, value)})
+    elif op == "not_in":
+        holds = Q(**{f"{column}__in": _typed_value(spec, value)})
+    elif spec.type == F.DATE:
+        holds = _date_q(column, op, value, now)
+    else:
+        holds = _compare_q(column, op, _typed_value(spec, value))
+    # neq, not_in and is_not_set hold for unknown values: select who fails them, negated.
+    negate = op in ("neq", "not_in", "is_not_set")
+    return _in_customers(metrics.filter(holds), column="customer_id", negate=negate)
 
 
 def _in_customers(subquery: QuerySet, *, column: str, negate: bool) -> Q:
@@ -375,7 +394,7 @@ def _revenue_orders(within_days: int | None, now: datetime, only: int | None) ->
 
 
 _AGGREGATES = {
-    "order_count": lambda: Count("id"),
+    "order_count": lambda: Count("*"),
     "total_spent": lambda: Sum("total"),
     "last_order_at": lambda: Max("placed_at"),
     "first_order_at": lambda: Min("placed_at"),
@@ -406,13 +425,27 @@ def _holds_at_zero(op: str, value: Any) -> bool:
     raise AssertionError(op)
 
 
-def _orders_q(spec: FieldSpec, cond: dict[str, Any], now: datetime, only: int | None) -> Q:
+def _orders_q(
+    spec: FieldSpec, cond: dict[str, Any], now: datetime, only: int | None, correlated: bool
+) -> Q:
     op, value = cond["op"], cond.get("value")
     orders = _revenue_orders(cond.get("within_days"), now, only)
     if op in NO_VALUE_OPS:
         # last/first order known <=> at least one counted order in the window.
         return _in_customers(orders, column="customer_id", negate=op == "is_not_set")
+    if correlated:
+        # Beside other conditions of an "all" group the database evaluates this last, only
+        # for the customers the others let through: one index probe each (the
+        # order_revenue_by_customer index) beats aggregating every order of the shop.
+        orders = orders.filter(customer_id=OuterRef("pk"))
     per_customer = orders.values("customer_id").annotate(v=_AGGREGATES[spec.name]())
+    if correlated:
+        if spec.type == F.DATE:
+            return Q(Exists(per_customer.filter(_date_q("v", op, value, now))))
+        typed = _typed_value(spec, value)
+        if _holds_at_zero(op, value):
+            return ~Q(Exists(per_customer.filter(~_compare_q("v", op, typed))))
+        return Q(Exists(per_customer.filter(_compare_q("v", op, typed))))
     if spec.type == F.DATE:
         # A customer without orders has no date: every date comparison fails for them.
         return _in_customers(
@@ -499,20 +532,22 @@ def _consent_q(spec: FieldSpec, op: str, value: Any, only: int | None) -> Q:
     )
 
 
-def _condition_q(cond: dict[str, Any], now: datetime, only: int | None) -> Q:
+def _condition_q(
+    cond: dict[str, Any], now: datetime, only: int | None, correlated: bool = False
+) -> Q:
     spec = FIELDS[cond["field"]]
     op, value = cond["op"], cond.get("value")
     if spec.source == F.SOURCE_PROFILE:
         return _profile_q(spec, op, value, now)
     if spec.source == F.SOURCE_METRICS:
-        return _metric_q(spec, op, value, now)
+        return _metric_q(spec, op, value, now, only)
     if spec.source == F.SOURCE_CONSENT:
         return _consent_q(spec, op, value, only)
     if spec.source == F.SOURCE_EVENTS:
         return _event_q(cond, now, only)
     if spec.type == F.BOUGHT:
         return _bought_q(spec, cond, now, only)
-    return _orders_q(spec, cond, now, only)
+    return _orders_q(spec, cond, now, only, correlated and only is None)
 
 
 # Explicit "everyone" and "nobody": an empty Q() would vanish when OR-ed with another Q.
@@ -526,11 +561,43 @@ def _tree_q(node: dict[str, Any], now: datetime, only: int | None) -> Q:
     items = node["all"] if "all" in node else node["any"]
     if not items:
         return _EVERYONE if "all" in node else _NOBODY
-    result = _tree_q(items[0], now, only)
-    for item in items[1:]:
-        child = _tree_q(item, now, only)
+    # Order aggregates among other conditions of an "all" group are correlated subqueries
+    # (see _orders_q); alone or under "any" they are computed once for everyone.
+    correlated = "all" in node and len(items) > 1
+    children = [
+        _condition_q(item, now, only, correlated) if "field" in item else _tree_q(item, now, only)
+        for item in items
+    ]
+    result = children[0]
+    for child in children[1:]:
         result = result & child if "all" in node else result | child
     return result
+
+
+# A hashed subquery must fit in PostgreSQL's hash memory (work_mem x hash_mem_multiplier);
+# one that does not is re-scanned for every customer, which turns a second into hours. 64 MB
+# holds the ids of a few million customers. Parallel workers would each rebuild the hashes.
+PG_SETTINGS = ("SET LOCAL work_mem = '64MB'", "SET LOCAL max_parallel_workers_per_gather = 0")
+
+
+def segment_query_settings_apply() -> None:
+    """Inside a transaction: give segment queries the PostgreSQL settings they need."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for statement in PG_SETTINGS:
+                cursor.execute(statement)
+
+
+@contextmanager
+def segment_query_settings() -> Iterator[None]:
+    """Run segment queries with PG_SETTINGS (a transaction on PostgreSQL; nothing on
+    SQLite, where a transaction would take the write lock)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        segment_query_settings_apply()
+        yield
 
 
 @dataclass(frozen=True)
@@ -541,6 +608,11 @@ class CompiledRules:
 
     def queryset(self) -> QuerySet[Customer]:
         return segment_base_customers().filter(self.q)
+
+    def count(self) -> int:
+        """The live count: one query."""
+        with segment_query_settings():
+            return self.queryset().count()
 
 
 def segment_base_customers() -> QuerySet[Customer]:

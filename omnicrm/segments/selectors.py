@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from omnicrm.core.errors import NotFound
 from omnicrm.customers.models import Customer
 from omnicrm.segments.models import Segment, SegmentMembership, SegmentMembershipChange
-from omnicrm.segments.rules import rules_compile
+from omnicrm.segments.rules import rules_compile, segment_query_settings
 
 SAMPLE_SIZE = 10
 EXPORT_BATCH = 2000
@@ -52,11 +52,12 @@ def segment_preview(*, rules: Any, sample_size: int = SAMPLE_SIZE) -> Preview:
     """How many customers the rules select right now, and a few of them (newest first)."""
     compiled = rules_compile(rules)
     qs = compiled.queryset()
-    return Preview(
-        count=qs.count(),
-        sample=list(qs.order_by("-id")[:sample_size]) if sample_size else [],
-        rules=compiled.rules,
-    )
+    with segment_query_settings():
+        return Preview(
+            count=qs.count(),
+            sample=list(qs.order_by("-id")[:sample_size]) if sample_size else [],
+            rules=compiled.rules,
+        )
 
 
 EXPORT_COLUMNS = ("customer_id", "name", "email", "phone", "country", "city", "language", "since")

@@ -38,6 +38,7 @@ from omnicrm.segments.rules import (
     rules_sources,
     rules_validate,
     segment_base_customers,
+    segment_query_settings_apply,
 )
 
 logger = logging.getLogger(__name__)
@@ -228,6 +229,7 @@ def segment_refresh(*, segment: Segment, now: datetime | None = None) -> Refresh
         if locked.refreshed_at is not None and moment <= locked.refreshed_at:
             # History rows are keyed by their time: keep refreshes strictly ordered.
             moment = locked.refreshed_at + timedelta(microseconds=1)
+        segment_query_settings_apply()
         matching = rules_compile(locked.rules, now=moment).queryset()
         members = SegmentMembership.objects.filter(segment=locked)
         left = _insert_changes(
