@@ -23,7 +23,7 @@ from omnicrm.catalog.models import Product
 from omnicrm.customers.models import Customer, Identity, IdentityKind
 from omnicrm.importers.bulk import BulkTable, fetch_by, lookup, sync
 from omnicrm.importers.generic import fields as f
-from omnicrm.importers.generic.customers import SOURCE, identity_owners
+from omnicrm.importers.generic.customers import SOURCE
 from omnicrm.importers.generic.rows import ROW, BatchRunner, CsvFile, CsvImportResult, progress_bar
 from omnicrm.orders.models import Channel, Order, OrderLine, OrderStatus, Payment, PaymentMethod
 
@@ -236,20 +236,23 @@ class OrderWriter:
 
     def _customers(self, orders: list[PendingOrder]) -> list[tuple[PendingOrder, int]]:
         """Each order with its customer's pk; unknown customers are created."""
-        owners: dict[tuple[str, str], Any] = identity_owners(
-            externals=[
-                o.header["customer_external_id"] for o in orders if o.header["customer_external_id"]
-            ],
-            emails=[o.header["customer_email"] for o in orders if o.header["customer_email"]],
+        externals = {o.header["customer_external_id"] for o in orders} - {""}
+        emails = {o.header["customer_email"] for o in orders} - {""}
+        fields = ("value", "customer_id")
+        by_external: dict[str, Any] = dict(
+            lookup(Identity, "value", externals, fields, kind=IdentityKind.EXTERNAL)
+        )
+        by_email: dict[str, Any] = dict(
+            lookup(Identity, "value", emails, fields, kind=IdentityKind.EMAIL)
         )
         planned: list[tuple[str, str, datetime]] = []
         resolved: list[tuple[PendingOrder, Any]] = []
         for order in orders:
             external = order.header["customer_external_id"]
             email = order.header["customer_email"]
-            by_external = owners.get((IdentityKind.EXTERNAL, external)) if external else None
-            by_email = owners.get((IdentityKind.EMAIL, email)) if email else None
-            if by_external is not None and by_email is not None and by_external != by_email:
+            one = by_external.get(external) if external else None
+            other = by_email.get(email) if email else None
+            if one is not None and other is not None and one != other:
                 self.reject(
                     order,
                     order.first_line,
@@ -261,22 +264,27 @@ class OrderWriter:
                     % {"email": email, "external": external},
                 )
                 continue
-            owner = by_external if by_external is not None else by_email
+            owner = one if one is not None else other
             if owner is None:
                 # A placeholder until the new customers get their ids, so later orders of
                 # the same person in this batch find the same new customer.
                 owner = ("new", len(planned))
                 planned.append((order.header["customer_name"], email, order.header["placed_at"]))
-                for kind, value in ((IdentityKind.EXTERNAL, external), (IdentityKind.EMAIL, email)):
-                    if value:
-                        owners[(kind, value)] = owner
+                if external:
+                    by_external[external] = owner
+                if email:
+                    by_email[email] = owner
             resolved.append((order, owner))
         if not planned:
             return resolved
         ids = self.customers.insert([(name, email, when, when) for name, email, when in planned])
         identities = [
             (ids[owner[1]], kind, value, False, SOURCE)
-            for (kind, value), owner in owners.items()
+            for kind, known in (
+                (IdentityKind.EXTERNAL, by_external),
+                (IdentityKind.EMAIL, by_email),
+            )
+            for value, owner in known.items()
             if isinstance(owner, tuple)
         ]
         self.identities.insert(identities)
@@ -322,8 +330,8 @@ class OrderWriter:
         order_pks, counts = sync(self.orders, desired, stored)
         self.result.count("orders", created=counts.created, updated=counts.updated)
 
-        lines: dict[tuple[int, int], tuple[Any, ...]] = {}
-        payments: dict[tuple[int, int], tuple[Any, ...]] = {}
+        lines: list[tuple[Any, ...]] = []
+        payments: list[tuple[Any, ...]] = []
         unknown = self.unknown_skus
         for order, _customer in resolved:
             order_pk = order_pks[order.order_id]
@@ -331,38 +339,51 @@ class OrderWriter:
                 product = products.get(line.sku)
                 if product is None:
                     unknown[line.sku] = unknown.get(line.sku, 0) + 1
-                lines[(order_pk, number)] = (
-                    order_pk,
-                    number,
-                    product[0] if product else None,
-                    line.sku,
-                    line.title or (product[1] if product else line.sku),
-                    line.quantity,
-                    line.unit_price,
-                    line.shipping,
-                    line.unit_price * line.quantity,
-                    line.seller_ref,
+                lines.append(
+                    (
+                        order_pk,
+                        number,
+                        product[0] if product else None,
+                        line.sku,
+                        line.title or (product[1] if product else line.sku),
+                        line.quantity,
+                        line.unit_price,
+                        line.shipping,
+                        line.unit_price * line.quantity,
+                        line.seller_ref,
+                    )
                 )
             payment = order.header["payment"]
             if payment is not None:
-                payments[(order_pk, 1)] = (
-                    order_pk,
-                    1,
-                    payment["method"],
-                    payment["amount"] if payment["amount"] is not None else order.total,
-                    order.header["currency"],
-                    payment["installments"],
-                    payment["token"],
-                    payment["brand"],
-                    payment["last4"],
+                payments.append(
+                    (
+                        order_pk,
+                        1,
+                        payment["method"],
+                        payment["amount"] if payment["amount"] is not None else order.total,
+                        order.header["currency"],
+                        payment["installments"],
+                        payment["token"],
+                        payment["brand"],
+                        payment["last4"],
+                    )
                 )
             self.result.applied += len(order.lines)
+        if not stored:
+            # Every order of the batch is new, so are its lines and payments.
+            self.lines.insert(lines)
+            self.payments.insert(payments)
+            self.result.count("order_lines", created=len(lines))
+            self.result.count("payments", created=len(payments))
+            return
         old = [pk for pk, _row in stored.values()]
         stored_lines = {
             (r[1], r[2]): (r[0], r[1:])
             for r in fetch_by(OrderLine, "order_id", old, ("pk", *LINE_FIELDS))
         }
-        _pks, counts = sync(self.lines, lines, stored_lines, delete_missing=True)
+        _pks, counts = sync(
+            self.lines, {row[:2]: row for row in lines}, stored_lines, delete_missing=True
+        )
         self.result.count(
             "order_lines", created=counts.created, updated=counts.updated + counts.deleted
         )
@@ -370,7 +391,7 @@ class OrderWriter:
             (r[1], r[2]): (r[0], r[1:])
             for r in fetch_by(Payment, "order_id", old, ("pk", *PAYMENT_FIELDS), sequence=1)
         }
-        _pks, counts = sync(self.payments, payments, stored_payments)
+        _pks, counts = sync(self.payments, {row[:2]: row for row in payments}, stored_payments)
         self.result.count("payments", created=counts.created, updated=counts.updated)
 
     def reject(self, order: PendingOrder, line: int, field_name: str, reason: str) -> None:
