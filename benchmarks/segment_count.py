@@ -449,7 +449,14 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--anchor", default="", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--render", action="store_true", help="Only rewrite the .md from the saved .json."
+    )
     args = parser.parse_args()
+    if args.render:
+        saved = json.loads((RESULTS / "segment_count.json").read_text())
+        (RESULTS / "segment_count.md").write_text(markdown(saved) + "\n")
+        return
     if args.worker:
         print(json.dumps(worker(args)))
         return
