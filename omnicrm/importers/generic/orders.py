@@ -297,6 +297,9 @@ class OrderWriter:
 
     def apply(self, orders: list[PendingOrder]) -> None:
         resolved = self._customers(orders)
+        # In customer order, so the indexes keyed by customer take the batch in key order
+        # (neighbouring pages) instead of at random places.
+        resolved.sort(key=lambda pair: pair[1])
         skus = {line.sku for order, _pk in resolved for line in order.lines}
         products = {
             sku: (pk, title)
