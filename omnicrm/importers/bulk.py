@@ -24,6 +24,15 @@ from django.db import connection, models
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+
+def concrete_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """A model's own column by name (never a reverse relation, which has no column)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.concrete:
+        raise ValueError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
 Row = tuple[Any, ...]
 
 # Rows per statement batch; also the number of keys per lookup query.
@@ -151,7 +160,7 @@ class BulkTable:
         self.table = opts.db_table
         self.pk_column = opts.pk.column
         self.columns = list(columns)
-        self.fields = [opts.get_field(name) for name in columns]
+        self.fields = [concrete_field(model, name) for name in columns]
         self.vendor = connection.vendor
         named = {f.attname for f in self.fields} | {opts.pk.attname}
         self.filled = [f for f in opts.concrete_fields if f.attname not in named]
@@ -343,9 +352,9 @@ def _key_condition(model: type[models.Model], key: str) -> tuple[str, Callable[[
     One parameter instead of thousands of IN placeholders: the database plans it faster
     and the ORM does not process each value.
     """
-    target = model._meta.pk if key == "pk" else model._meta.get_field(key)
+    target = model._meta.pk if key == "pk" else concrete_field(model, key)
     quote = connection.ops.quote_name
-    column = f"{quote(model._meta.db_table)}.{quote(target.column)}"
+    column = f"{quote(model._meta.db_table)}.{quote(target.column or target.attname)}"
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s)", list
     if connection.vendor == "sqlite":
@@ -420,8 +429,8 @@ def lookup(
     quote = connection.ops.quote_name
 
     def column_of(name: str) -> str:
-        field = opts.pk if name == "pk" else opts.get_field(name)
-        return f"{quote(opts.db_table)}.{quote(field.column)}"
+        field = opts.pk if name == "pk" else concrete_field(model, name)
+        return f"{quote(opts.db_table)}.{quote(field.column or field.attname)}"
 
     select = ", ".join(column_of(name) for name in columns)
     where = [template] + [f"{column_of(name)} = %s" for name in equal]
@@ -453,7 +462,9 @@ def import_session() -> Iterator[None]:
             cursor.execute("SHOW synchronous_commit")
             previous = cursor.fetchone()[0]
             cursor.execute("SET synchronous_commit = off")
-            restore = [("SELECT set_config('synchronous_commit', %s, false)", [previous])]
+            restore: list[tuple[str, list[Any] | None]] = [
+                ("SELECT set_config('synchronous_commit', %s, false)", [previous])
+            ]
         else:
             cursor.execute("PRAGMA cache_size")
             cache_size = int(cursor.fetchone()[0])

@@ -8,7 +8,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal, overload
 
 from django.utils.translation import gettext as _
 
@@ -34,6 +34,14 @@ def open_text(path: Path) -> Iterator[IO[str]]:
         yield handle
     finally:
         handle.close()
+
+
+@overload
+def locate_table(directory: Path, name: str, *, required: Literal[True] = True) -> Path: ...
+
+
+@overload
+def locate_table(directory: Path, name: str, *, required: bool) -> Path | None: ...
 
 
 def locate_table(directory: Path, name: str, *, required: bool = True) -> Path | None:

@@ -209,7 +209,9 @@ def _choose_products(
     staple_weights = np.where(consumable, popularity, 0.0)
     staple = rng.choice(size, size=customers, p=staple_weights / staple_weights.sum())
     # Favourite category, weighted by what the shop sells, coffee first.
-    weights = np.bincount(category_of, weights=popularity, minlength=len(categories))
+    weights = np.bincount(category_of, weights=popularity, minlength=len(categories)).astype(
+        np.float64
+    )
     weights[[categories.index(c) for c in COFFEE_CATEGORIES]] *= COFFEE_BIAS
     favourite = rng.choice(len(categories), size=customers, p=weights / weights.sum())
 

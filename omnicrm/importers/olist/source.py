@@ -362,10 +362,10 @@ def read_source(directory: Path, limit: int | None) -> OlistSource:
             continue
         rows_read += 1
         attributes: dict[str, int] = {}
-        for (column, key), value in zip(measures, values, strict=True):
-            number = reader.integer(column, value, required=False)
-            if number is not None:
-                attributes[key] = number
+        for (measure, attribute), raw in zip(measures, values, strict=True):
+            measured = reader.integer(measure, raw, required=False)
+            if measured is not None:
+                attributes[attribute] = measured
         products[pid] = OlistProduct(category.strip(), attributes)
     unknown = sorted(wanted_products - products.keys())
     if unknown:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -147,8 +148,10 @@ class _Importer:
                     slug: (pk, (slug, name))
                     for pk, slug, name in fetch_by(Category, "slug", slugs, ("pk", "slug", "name"))
                 }
-                desired = {slug: (slug, labels[slug]) for slug in slugs}
-                self.category_pks, counts = sync(table, desired, existing)
+                categories: dict[str, tuple[Any, ...]] = {
+                    slug: (slug, labels[slug]) for slug in slugs
+                }
+                self.category_pks, counts = sync(table, categories, existing)
                 self.result.record("categories", counts)
             self.result.categories = len(slugs)
             bar.update(len(slugs))
@@ -157,7 +160,7 @@ class _Importer:
             table = BulkTable(Product, columns)
             skus = list(source.products)
             for part in chunked(skus, self.batch_size):
-                desired = {}
+                desired: dict[str, tuple[Any, ...]] = {}
                 for sku in part:
                     product = source.products[sku]
                     label = labels.get(product.category) if product.category else None
@@ -224,13 +227,13 @@ class _Importer:
 
     def _customer_batch(
         self,
-        uids: list[str],
+        uids: Sequence[str],
         people: dict[str, OlistPerson],
         customers: BulkTable,
         identities: BulkTable,
         addresses: BulkTable,
     ) -> None:
-        known = dict(
+        known: dict[Any, Any] = dict(
             fetch_by(
                 Identity,
                 "value",
@@ -358,7 +361,7 @@ class _Importer:
 
     def _order_batch(
         self,
-        orders: list[OlistOrder],
+        orders: Sequence[OlistOrder],
         tables: tuple[BulkTable, BulkTable, BulkTable],
         order_columns: list[str],
         line_columns: list[str],
