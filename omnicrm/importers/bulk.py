@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -359,7 +360,7 @@ def _key_condition(model: type[models.Model], key: str) -> tuple[str, Callable[[
         return f"{column} = ANY(%s)", list
     if connection.vendor == "sqlite":
         return f"{column} IN (SELECT value FROM json_each(%s))", json.dumps  # noqa: S608
-    raise NotImplementedError(
+    raise ImproperlyConfigured(
         f"bulk imports support SQLite and PostgreSQL, not {connection.vendor}"
     )
 
@@ -391,7 +392,9 @@ def fresh_statistics(model: type[models.Model]) -> None:
         if found is None:
             return
         known, changed = max(found[0], 0), found[1] or 0
-        if changed > max(1000, 0.2 * known):
+        # Below some tens of thousands of rows any plan is quick; past that, re-sample
+        # whenever a fifth of the table is new.
+        if changed > max(50_000, 0.2 * known):
             cursor.execute(f'ANALYZE "{table}"')
 
 
