@@ -494,7 +494,7 @@ def olist_import(
     directory: str | Path,
     limit: int | None = None,
     progress: bool = True,
-    batch_size: int = 2000,
+    batch_size: int = 10_000,
 ) -> OlistImportResult:
     """Import the Olist data set found in `directory` (see docs/importing.md).
 
