@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from omnicrm.catalog.models import Category, Product
 from omnicrm.core.errors import ValidationFailed
@@ -475,3 +476,18 @@ def test_command_succeeds_quietly_on_a_clean_file(write_csv, catalog):
 
     assert "nothing was written. 1 rows would be applied, 0 rejected." in out.getvalue()
     assert Order.objects.count() == 0
+
+
+def test_reasons_are_given_in_the_active_language(write_csv):
+    path = write_csv("c.csv", "email,country\nnot-an-email,VN\nha@example.com,Vietnam\n")
+
+    with translation.override("vi"):
+        vietnamese = messages(run("customers", path))
+    with translation.override("zh-hans"):
+        chinese = messages(run("customers", path))
+
+    assert vietnamese == [
+        "line 2: field email: 'not-an-email' không phải là địa chỉ email hợp lệ",
+        "line 3: field country: 'Vietnam' không phải là mã quốc gia ISO 3166 gồm hai chữ cái",
+    ]
+    assert chinese[0] == "line 2: field email: 'not-an-email' 不是有效的电子邮件地址"

@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+from django.utils.translation import gettext as _
 from tqdm import tqdm
 
 from omnicrm.core.money import MINOR_UNITS
@@ -433,7 +434,7 @@ def demo_shop_generate(
     days = (end - start).days + 1
     product_count = products if products is not None else int(np.clip(customers // 50, 120, 5000))
     with tqdm(
-        total=3, desc="simulating", unit="step", disable=not progress, file=sys.stderr
+        total=3, desc=_("simulating"), unit="step", disable=not progress, file=sys.stderr
     ) as bar:
         people = make_people(rng, customers)
         bar.update(1)

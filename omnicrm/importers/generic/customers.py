@@ -300,7 +300,8 @@ def import_customers(
     import_rows(
         csv_file,
         result,
-        label=_("customer"),
+        label=_("customers"),
+        duplicate=_("same customer as line %(line)d"),
         parse=parse,
         keys=lambda row: [
             (k, v) for k, v in (("external_id", row.external_id), ("email", row.email)) if v

@@ -141,7 +141,8 @@ def import_products(
     import_rows(
         csv_file,
         result,
-        label=_("product"),
+        label=_("products"),
+        duplicate=_("same product as line %(line)d"),
         parse=parse,
         keys=lambda row: [("sku", row.sku)],
         make_writer=ProductWriter,

@@ -242,6 +242,7 @@ def import_rows(
     result: CsvImportResult,
     *,
     label: str,
+    duplicate: str,
     parse: Callable[[int, list[str], dict[str, int]], Any],
     keys: Callable[[Any], list[tuple[str, str]]],
     make_writer: Callable[[CsvImportResult], Any],
@@ -250,7 +251,8 @@ def import_rows(
     threaded: bool,
 ) -> None:
     """The loop of the one-row-per-entity kinds (customers, products): check each row,
-    reject a row naming the same entity as an earlier one, apply good rows in batches."""
+    reject a row naming the same entity as an earlier one (`duplicate`, a message with
+    %(line)d), apply good rows in batches."""
     col = csv_file.index
     width = csv_file.width + 1
     first_line: dict[tuple[str, str], int] = {}
@@ -273,11 +275,7 @@ def import_rows(
                 row_keys = keys(row)
                 for key in row_keys:
                     if key in first_line:
-                        raise BadCell(
-                            key[0],
-                            _("same %(what)s as line %(line)d")
-                            % {"what": label, "line": first_line[key]},
-                        )
+                        raise BadCell(key[0], duplicate % {"line": first_line[key]})
                 first_line.update(dict.fromkeys(row_keys, line))
             except BadCell as bad:
                 result.reject(line, bad.field, bad.reason)

@@ -61,7 +61,8 @@ def category_label(slug: str, english: str | None) -> str:
 
 def product_title(product_id: str, category: str | None) -> str:
     # Olist publishes no product names; category plus a short id reads well and stays unique.
-    return f"{category or _('Product')} #{product_id[:8]}"
+    label = category or _("Product")
+    return f"{label} #{product_id[:8]}"
 
 
 @dataclass
