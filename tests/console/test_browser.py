@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,8 +36,9 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-@pytest.fixture
-def page(monkeypatch, shop):
+@contextmanager
+def chromium_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A page in headless Debian chromium; skipped outside CI when it cannot run, failed in CI."""
     problem = None
     if not CHROMIUM.exists():
         problem = f"{CHROMIUM} is not installed (apt-get install chromium)"
@@ -56,6 +60,12 @@ def page(monkeypatch, shop):
         yield context.new_page()
         context.close()
         browser.close()
+
+
+@pytest.fixture
+def page(monkeypatch, shop):
+    with chromium_page(monkeypatch) as browser_page:
+        yield browser_page
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.console.conftest import PASSWORD
-from tests.console.test_browser import CHROMIUM, CHROMIUM_ARGS, in_ci
+from tests.console.test_browser import chromium_page
 from tests.segments.conftest import build_shop
 
 pytestmark = pytest.mark.browser
@@ -25,25 +25,8 @@ def browser_shop(transactional_db, make_staff):
 
 @pytest.fixture
 def page(monkeypatch, browser_shop):
-    problem = None
-    if not CHROMIUM.exists():
-        problem = f"{CHROMIUM} is not installed (apt-get install chromium)"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        problem = "the playwright Python package is not installed (pip install -e '.[test]')"
-    if problem:
-        if in_ci():
-            pytest.fail(f"browser test cannot run in CI: {problem}")
-        pytest.skip(f"browser test skipped outside CI: {problem}")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
+    with chromium_page(monkeypatch) as browser_page:
+        yield browser_page
 
 
 def test_marketer_builds_a_segment_and_sees_the_live_count(live_server, browser_shop, page):
