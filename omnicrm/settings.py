@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "omnicrm.importers",
     "omnicrm.events",
     "omnicrm.segments",
+    "omnicrm.recommendations",
     "omnicrm.console",
 ]
 

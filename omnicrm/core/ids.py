@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import secrets
 
-PREFIXES = {"cus", "prd", "ord", "rev", "cat", "key", "usr", "mrg", "seg"}
+PREFIXES = {"cus", "prd", "ord", "rev", "cat", "key", "usr", "mrg", "seg", "rmd"}
 
 
 def new_public_id(prefix: str) -> str:
