@@ -22,7 +22,10 @@ from omnicrm.core.api_errors import install_error_handlers
 from omnicrm.customers.api import router as customers_router
 from omnicrm.events.api import router as tracking_router
 from omnicrm.orders.api import router as orders_router
+from omnicrm.recommendations.api import router as recommendations_router
+from omnicrm.recommendations.feedback_api import router as feedback_router
 from omnicrm.reviews.api import router as reviews_router
+from omnicrm.reviews.wishlist_api import ratings_router, wishlists_router
 from omnicrm.segments.api import router as segments_router
 
 
@@ -59,5 +62,10 @@ api.add_router("/v1/categories", categories_router)
 api.add_router("/v1/orders", orders_router)
 api.add_router("/v1/reviews", reviews_router)
 api.add_router("/v1/segments", segments_router)
+api.add_router("/v1/wishlists", wishlists_router)
+api.add_router("/v1/ratings", ratings_router)
+# Feedback is mounted before the serving router so its fixed prefix wins over path params.
+api.add_router("/v1/recommendations/feedback", feedback_router)
+api.add_router("/v1/recommendations", recommendations_router)
 api.add_router("/v1", tracking_router)
 api.add_router("/v1", analytics_router)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 import dj_email_url
+from django.core.exceptions import ImproperlyConfigured
 
 from omnicrm.config import data_dir, env_bool, env_list, secret_key
 
@@ -175,3 +176,11 @@ LOGGING = {
 
 # Merge rules of identity resolution, a JSON object (docs/identity.md); empty = defaults.
 OMNICRM_IDENTITY_RULES = os.environ.get("OMNICRM_IDENTITY_RULES", "")
+
+# The personal "for you" model: "ease" (default, chosen by the evaluation in
+# benchmarks/results/recommendations_eval.md) or "itemknn". See docs/adr/0009.
+OMNICRM_RECOMMENDER = os.environ.get("OMNICRM_RECOMMENDER", "ease").strip().lower()
+if OMNICRM_RECOMMENDER not in {"ease", "itemknn"}:
+    raise ImproperlyConfigured(
+        f"OMNICRM_RECOMMENDER must be 'ease' or 'itemknn', not {OMNICRM_RECOMMENDER!r}"
+    )

@@ -115,6 +115,8 @@ class ListKind(models.TextChoices):
     TOP_RATED = "top_rated", "Top rated"
     MOST_WISHED = "most_wished", "Most wished for"
     POPULAR = "popular", "Popular"
+    # Products the same customers buy again and again (coffee): "for you" may show them again.
+    REPEAT = "repeat", "Bought again and again"
 
 
 class ItemList(models.Model):
