@@ -43,3 +43,20 @@ class Review(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.rating}* {self.title}"
+
+
+class WishlistItem(TimeStampedModel):
+    """A product a customer wants one day. One row per customer and product; ``created_at``
+    is when it was added, so the list reads newest first."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="wishlist_items")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="wishlist_items")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "product"], name="wishlist_item_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} wishes {self.product_id}"
