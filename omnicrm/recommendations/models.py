@@ -24,6 +24,8 @@ class Algorithm(models.TextChoices):
 
 
 class TrainingStatus(models.TextChoices):
+    # Queued from the console or the scheduler, waiting for a worker.
+    QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
@@ -48,12 +50,17 @@ class RecommenderModel(TimeStampedModel):
     data = models.JSONField(default=dict, blank=True)
     evaluation = models.JSONField(default=dict, blank=True)
     progress = models.PositiveSmallIntegerField(default=0)
+    # What the run is doing now ("Computing EASE weights"), shown beside the progress bar.
+    message = models.CharField(max_length=200, blank=True)
+    # Who asked for it: "console", "schedule" or "cli".
+    trigger = models.CharField(max_length=20, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        permissions = [("train_recommendermodel", "Can train the recommendation model")]
         indexes = [models.Index(fields=["status", "-finished_at"], name="rec_model_status_idx")]
         constraints = [
             models.CheckConstraint(
