@@ -11,6 +11,7 @@ from omnicrm.catalog.schemas import (
     CategoryListQuery,
     CategoryOut,
     ProductCreateIn,
+    ProductDetailOut,
     ProductListQuery,
     ProductOut,
     ProductUpdateIn,
@@ -18,6 +19,7 @@ from omnicrm.catalog.schemas import (
 from omnicrm.core.api_auth import actor_label
 from omnicrm.core.api_errors import error_responses
 from omnicrm.core.pagination import Page, paginate
+from omnicrm.reviews import selectors as review_selectors
 
 products_router = Router(tags=["products"])
 categories_router = Router(tags=["categories"])
@@ -35,9 +37,12 @@ def product_list(request: HttpRequest, query: Query[ProductListQuery]) -> dict:
     return page.as_response()
 
 
-@products_router.get("/{product_id}", response={200: ProductOut, **error_responses(404)})
-def product_retrieve(request: HttpRequest, product_id: str) -> Product:
-    return selectors.product_get(public_id=product_id)
+@products_router.get("/{product_id}", response={200: ProductDetailOut, **error_responses(404)})
+def product_retrieve(request: HttpRequest, product_id: str) -> ProductDetailOut:
+    """One product with its rating summary (average, count, distribution)."""
+    product = selectors.product_get(public_id=product_id)
+    summary = review_selectors.product_rating_summary(product=product)
+    return ProductDetailOut.from_orm(product, context={"rating": summary})
 
 
 @products_router.post("", response={201: ProductOut, **error_responses(409, 422)})

@@ -8,6 +8,7 @@ from ninja import Field, Schema
 
 from omnicrm.core.api_types import STRICT_INPUT, AmountIn, DecimalStr, UtcDatetime
 from omnicrm.core.pagination import CursorQuery
+from omnicrm.reviews.schemas import RatingSummaryOut
 
 
 class ProductListQuery(CursorQuery):
@@ -37,6 +38,19 @@ class ProductOut(Schema):
     @staticmethod
     def resolve_category(obj: Any) -> str | None:
         return obj.category.slug if obj.category_id else None
+
+
+class ProductDetailOut(ProductOut):
+    """One product with the summary of its ratings.
+
+    Build it with ``ProductDetailOut.from_orm(product, context={"rating": summary})``.
+    """
+
+    rating: RatingSummaryOut
+
+    @staticmethod
+    def resolve_rating(obj: Any, context: dict[str, Any]) -> Any:
+        return context["rating"]
 
 
 class ProductCreateIn(Schema):

@@ -5,12 +5,18 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
+from omnicrm.catalog import selectors as catalog_selectors
 from omnicrm.core.api_auth import actor_label
 from omnicrm.core.api_errors import error_responses
 from omnicrm.core.pagination import Page, paginate
 from omnicrm.reviews import selectors, services
 from omnicrm.reviews.models import Review
-from omnicrm.reviews.schemas import ReviewCreateIn, ReviewListQuery, ReviewOut
+from omnicrm.reviews.schemas import (
+    ProductRatingSummaryOut,
+    ReviewCreateIn,
+    ReviewListQuery,
+    ReviewOut,
+)
 
 router = Router(tags=["reviews"])
 
@@ -31,6 +37,18 @@ def review_list(request: HttpRequest, query: Query[ReviewListQuery]) -> dict:
         namespace="reviews",
     )
     return page.as_response()
+
+
+@router.get(
+    "/summary/{product_id}", response={200: ProductRatingSummaryOut, **error_responses(404)}
+)
+def rating_summary(request: HttpRequest, product_id: str) -> dict:
+    """A product's ratings: average (2 decimals), count and how many gave each star."""
+    product = catalog_selectors.product_get(public_id=product_id)
+    return {
+        "product": product.public_id,
+        "rating": selectors.product_rating_summary(product=product),
+    }
 
 
 @router.get("/{review_id}", response={200: ReviewOut, **error_responses(404)})
