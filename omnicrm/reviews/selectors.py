@@ -21,6 +21,15 @@ def _empty_distribution() -> dict[int, int]:
 
 
 @dataclass(frozen=True)
+class RatingBar:
+    """One row of the distribution chart: how many gave ``star`` stars, and their share."""
+
+    star: int
+    count: int
+    percent: int
+
+
+@dataclass(frozen=True)
 class RatingSummary:
     """What a product page shows about its ratings.
 
@@ -39,6 +48,11 @@ class RatingSummary:
         count = sum(full.values())
         total = sum(star * n for star, n in full.items())
         return cls(average=total / count if count else None, count=count, distribution=full)
+
+    def bars(self) -> list[RatingBar]:
+        """One bar per star, 5 down to 1, for the distribution chart."""
+        shares = self.percentages()
+        return [RatingBar(star, self.distribution[star], shares[star]) for star in reversed(STARS)]
 
     def percentages(self) -> dict[int, int]:
         """Share of ratings per star, whole percent, for the distribution bars."""
