@@ -1,0 +1,583 @@
+"""Serving: the "for you" list of a customer or an anonymous visitor, with its explanation.
+
+Every personal list is computed the same way (docs/recommendations-serving.md): the
+customer's signals x (signed, recency-decayed weights read fresh from the database, so a
+rating or a "not interested" counts at once) times the active run's item x item weights W.
+score_j = sum_i x_i W[i, j], and the explanation of j is that sum's decomposition: its causes
+are the customer's items with the largest positive contributions. Bought products are left
+out (unless they are bought again and again, like coffee), so are products the customer
+said no to, and a short list is filled from cold-start lists: popular in the customer's
+country, then language, then trending, then popular overall.
+
+Per request: the customer (one query), their signals (omnicrm.recommendations.signals: five
+indexed queries, six when they have product events) and the shown products' current title,
+price and stock (one query). Everything else comes from the process's cached snapshot of
+the run (omnicrm.recommendations.serving_cache).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import scipy.sparse as sp
+from django.utils import timezone
+from django.utils.translation import get_language_info
+from django.utils.translation import gettext as _
+
+from omnicrm.catalog.models import Category
+from omnicrm.core.errors import NotFound
+from omnicrm.customers.models import Customer
+from omnicrm.customers.resolution import identity_lookup
+from omnicrm.customers.services import customer_ensure_live, customer_live
+from omnicrm.events.models import Event, EventType
+from omnicrm.recommendations.algorithms.scoring import score_history
+from omnicrm.recommendations.explain import (
+    Cause,
+    because_sentence,
+    list_reason_text,
+    signal_text,
+)
+from omnicrm.recommendations.feedback import feedback_for_customer
+from omnicrm.recommendations.models import ListKind
+from omnicrm.recommendations.serving_cache import (
+    Snapshot,
+    category_descendants,
+    category_tree,
+    snapshot_current,
+)
+from omnicrm.recommendations.serving_products import ProductCard, live_popular, product_cards
+from omnicrm.recommendations.signals import (
+    PRODUCT_ADDED,
+    PRODUCT_VIEWED,
+    PurchaseRows,
+    Signal,
+    SignalSources,
+    TouchRows,
+    _product_keys,
+    signal_sources,
+    signals_combine,
+    signals_for,
+)
+
+MAX_LIMIT = 100
+# How many history items name the causes of one recommendation.
+N_CAUSES = 2
+# Candidates asked of the model beyond the limit, for the ones a fresh read drops
+# (sold out with in_stock, no longer sold, moved out of the category).
+SPARE = 10
+# The newest events of a visitor not yet tied to a profile that an anonymous list reads.
+ANONYMOUS_EVENTS = 50
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the caller narrows the list to."""
+
+    limit: int = 10
+    in_stock: bool = False
+    category_pk: int | None = None
+
+
+@dataclass(frozen=True)
+class CauseItem:
+    """One of the customer's products behind a recommendation, and how they touched it."""
+
+    product: str
+    title: str
+    signal: str
+    rating: int | None
+    text: str
+    contribution: float
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    product: ProductCard
+    score: float
+    reason_kind: str
+    reason_text: str
+    causes: tuple[CauseItem, ...] = ()
+    support: int | None = None
+    confidence: float | None = None
+    lift: float | None = None
+
+
+@dataclass(frozen=True)
+class RecommendationList:
+    """A served list: which run produced it (None: no training yet) and its items."""
+
+    model: str | None
+    trained_at: datetime | None
+    items: list[Recommendation]
+    customer: str | None = None
+
+
+@dataclass
+class _History:
+    """A customer's signals as arrays over the snapshot's rows, ready for scoring.
+
+    ``bought`` are not recommended again unless they are repeat-purchase products;
+    ``blocked`` never are (feedback given on them, or rated 1 or 2)."""
+
+    signals: dict[int, Signal] = field(default_factory=dict)
+    rows: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    strengths: np.ndarray = field(default_factory=lambda: np.empty(0))
+    bought: set[int] = field(default_factory=set)
+    blocked: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An item that may be shown: its product pk, score, reason and (row, contribution)
+    causes as the model gave them."""
+
+    pk: int
+    score: float
+    reason: str
+    causes: tuple[tuple[int, float], ...] = ()
+    details: dict = field(default_factory=dict)
+    support: int | None = None
+    confidence: float | None = None
+    lift: float | None = None
+    title: str = ""  # the product a "similar" or "together" reason names
+
+
+def _signal_text(signal: Signal) -> tuple[str, int | None]:
+    """The signal a cause is named by: a rating only when it is a good one."""
+    if signal.rating is not None and signal.rating >= 4:
+        return "rated", signal.rating
+    for kind in signal.kinds:
+        if kind != "rated":
+            return kind, None
+    return "bought", None
+
+
+def _history(snapshot: Snapshot, signals: list[Signal], feedback: Iterable[int]) -> _History:
+    by_product = {s.product_pk: s for s in signals}
+    pks = np.fromiter(by_product, np.int64, len(by_product))
+    rows = snapshot.rows_of(pks)
+    strengths = np.fromiter((s.weight for s in by_product.values()), np.float64, len(pks))
+    known = rows >= 0
+    blocked = {int(p) for p in feedback}
+    blocked.update(s.product_pk for s in signals if s.rating is not None and s.rating <= 2)
+    return _History(
+        signals=by_product,
+        rows=rows[known],
+        strengths=strengths[known],
+        bought={s.product_pk for s in signals if s.purchases > 0},
+        blocked=blocked,
+    )
+
+
+def customer_history(snapshot: Snapshot, customer_pk: int, now: datetime) -> _History:
+    """The customer's signals, read fresh: feedback given a second ago already counts."""
+    sources = signal_sources(now=now, customer_pk=customer_pk)
+    signals = signals_for(signals_combine(sources))
+    # The feedback rows are read with the signals: an excluded purchase is still a purchase
+    # and a "not interested" product is never shown, so both are blocked.
+    return _history(snapshot, signals, sources.excluded[1].tolist())
+
+
+def _skip_rows(snapshot: Snapshot, history: _History) -> np.ndarray:
+    """Snapshot rows never to recommend to this history."""
+    bought = snapshot.rows_of(sorted(history.bought))
+    bought = bought[bought >= 0]
+    # Repeat-purchase products (coffee) may come back after a purchase.
+    bought = bought[~snapshot.repeat[bought]]
+    blocked = snapshot.rows_of(sorted(history.blocked))
+    return np.unique(np.concatenate([bought, blocked[blocked >= 0]]))
+
+
+def category_allowed(snapshot: Snapshot, category_pk: int | None) -> np.ndarray | None:
+    """Bool per snapshot row: in the category or below it (None: no category filter)."""
+    if category_pk is None:
+        return None
+    allowed = np.fromiter(category_descendants(category_pk), np.int64)
+    return np.isin(snapshot.categories, allowed)
+
+
+def _scored(
+    snapshot: Snapshot,
+    W: sp.csr_matrix,
+    history: _History,
+    *,
+    n: int,
+    skip: np.ndarray,
+    allowed: np.ndarray | None,
+) -> list[Candidate]:
+    """The best items for the history under W, each with its causes (snapshot rows)."""
+    if not history.rows.size or W.nnz == 0:
+        return []
+    exclude = [skip]
+    if allowed is not None:
+        # Only the columns the history reaches can score: exclude those outside the
+        # category rather than the whole catalog.
+        touched = np.unique(W[history.rows].indices)
+        exclude.append(touched[~allowed[touched]])
+    scored = score_history(
+        W,
+        history.rows,
+        history.strengths,
+        exclude=np.unique(np.concatenate(exclude)),
+        n=n,
+        n_causes=N_CAUSES,
+    )
+    return [
+        Candidate(pk=int(snapshot.pks[s.item]), score=s.score, reason="", causes=s.causes)
+        for s in scored
+    ]
+
+
+def fill_sources(country: str, language: str) -> list[tuple[str, str, str]]:
+    """(list kind, scope, reason kind) of the cold-start lists, in the order they fill."""
+    sources = []
+    if country:
+        sources.append((ListKind.POPULAR.value, f"country:{country}", "popular_country"))
+    if language:
+        sources.append((ListKind.POPULAR.value, f"language:{language}", "popular_language"))
+    sources.append((ListKind.TRENDING.value, "", "trending"))
+    sources.append((ListKind.POPULAR.value, "", "popular"))
+    return sources
+
+
+def list_candidates(
+    snapshot: Snapshot,
+    sources: Sequence[tuple[str, str, str]],
+    *,
+    want: int,
+    skip: set[int],
+    allowed: np.ndarray | None,
+) -> list[Candidate]:
+    """Up to ``want`` items of each cold-start list not already taken, in fill order.
+    Without a trained run: popular overall, computed live from orders."""
+    out: list[Candidate] = []
+    if snapshot.model_pk is None:
+        for pk, score in live_popular(limit=want + len(skip)):
+            if pk not in skip:
+                out.append(Candidate(pk=pk, score=score, reason="popular"))
+                skip.add(pk)
+        return out
+    for kind, scope, reason in sources:
+        entries = snapshot.list_entries(kind, scope)
+        taken = 0
+        for row, score, details in zip(
+            entries.rows.tolist(), entries.scores.tolist(), entries.details, strict=True
+        ):
+            pk = int(snapshot.pks[row])
+            if pk in skip or (allowed is not None and not allowed[row]):
+                continue
+            skip.add(pk)
+            out.append(Candidate(pk=pk, score=score, reason=reason, details=details))
+            taken += 1
+            if taken >= want:
+                break
+    return out
+
+
+def language_name(code: str) -> str:
+    try:
+        return str(get_language_info(code)["name_translated"])
+    except KeyError:
+        return code
+
+
+def _cause(
+    cards: dict[int, ProductCard], history: _History, pk: int, contribution: float
+) -> CauseItem | None:
+    card = cards.get(pk)
+    signal = history.signals.get(pk)
+    if card is None or signal is None:
+        return None
+    kind, rating = _signal_text(signal)
+    return CauseItem(
+        product=card.public_id,
+        title=card.title,
+        signal=kind,
+        rating=rating,
+        text=signal_text(kind, rating),
+        contribution=round(contribution, 6),
+    )
+
+
+def shown(card: ProductCard | None, filters: Filters) -> bool:
+    """Whether a product passes the fresh checks: still sold, in stock when asked, in the
+    category when asked (its category may have changed since training)."""
+    if card is None or not card.is_active:
+        return False
+    if filters.in_stock and not card.in_stock:
+        return False
+    return filters.category_pk is None or (
+        card.category_pk is not None
+        and card.category_pk in category_descendants(filters.category_pk)
+    )
+
+
+def assemble(
+    snapshot: Snapshot,
+    candidates: Sequence[Candidate],
+    *,
+    filters: Filters,
+    history: _History | None = None,
+    country: str = "",
+    language: str = "",
+) -> list[Recommendation]:
+    """Turn candidates into recommendations: one query reads every product shown or named
+    as a cause; the fresh filters drop some; the first ``limit`` that remain are kept."""
+    cause_pks = {int(snapshot.pks[row]) for c in candidates for row, _x in c.causes}
+    cards = product_cards({c.pk for c in candidates} | cause_pks)
+    items: list[Recommendation] = []
+    taken: set[int] = set()
+    for candidate in candidates:
+        if len(items) >= filters.limit:
+            break
+        card = cards.get(candidate.pk)
+        if card is None or candidate.pk in taken or not shown(card, filters):
+            continue
+        if candidate.causes and history is not None:
+            causes = [
+                _cause(cards, history, int(snapshot.pks[row]), contribution)
+                for row, contribution in candidate.causes
+            ]
+            cause_items = tuple(c for c in causes if c is not None)
+            if not cause_items:
+                continue
+            reason = candidate.reason or cause_items[0].signal
+            text = because_sentence(
+                [Cause(0, c.product, c.title, c.signal, c.rating) for c in cause_items]
+            )
+        else:
+            cause_items = ()
+            reason = candidate.reason
+            text = list_reason_text(
+                reason,
+                country=country,
+                language=language_name(language),
+                category=card.category_name or "",
+                title=candidate.title,
+                details=candidate.details,
+            )
+        items.append(
+            Recommendation(
+                product=card,
+                score=round(float(candidate.score), 6),
+                reason_kind=reason,
+                reason_text=text,
+                causes=cause_items,
+                support=candidate.support,
+                confidence=candidate.confidence,
+                lift=candidate.lift,
+            )
+        )
+        taken.add(candidate.pk)
+    return items
+
+
+# ---------------------------------------------------------------------------------------
+# Entry points
+
+
+def customer_for_serving(*, public_id: str) -> Customer:
+    """The customer a customer id names: 404 when unknown, 409 ``customer_merged`` (naming
+    the profile that holds their data now) when merged, as every customer read does."""
+    customer = (
+        Customer.objects.only(
+            "pk", "public_id", "country", "language", "merged_into", "erased_at", "name"
+        )
+        .filter(public_id=public_id)
+        .first()
+    )
+    if customer is None:
+        raise NotFound(_("no customer with id %(id)s") % {"id": public_id}, field="customer_id")
+    customer_ensure_live(customer)
+    return customer
+
+
+def category_for_filter(slug: str) -> int | None:
+    """The category pk a ``category`` filter names (None for no filter); 404 otherwise."""
+    slug = slug.strip()
+    if not slug:
+        return None
+    for pk, (known, _name, _parent) in category_tree().items():
+        if known == slug:
+            return pk
+    # The tree is cached for a minute: a category created since is still found.
+    found = Category.objects.filter(slug=slug).values_list("pk", flat=True).first()
+    if found is None:
+        raise NotFound(_("no category with slug %(slug)s") % {"slug": slug}, field="category")
+    return int(found)
+
+
+def _for_history(
+    snapshot: Snapshot,
+    history: _History,
+    W: sp.csr_matrix,
+    *,
+    filters: Filters,
+    country: str,
+    language: str,
+) -> list[Recommendation]:
+    allowed = category_allowed(snapshot, filters.category_pk)
+    skip = _skip_rows(snapshot, history)
+    want = filters.limit + SPARE
+    candidates = _scored(snapshot, W, history, n=want, skip=skip, allowed=allowed)
+    if len(candidates) < want:
+        taken = {int(p) for p in snapshot.pks[skip]} | {c.pk for c in candidates}
+        taken |= history.blocked
+        candidates += list_candidates(
+            snapshot,
+            fill_sources(country, language),
+            want=want,
+            skip=taken,
+            allowed=allowed,
+        )
+    return assemble(
+        snapshot, candidates, filters=filters, history=history, country=country, language=language
+    )
+
+
+def recommend_for_customer(
+    *, customer: Customer, filters: Filters, now: datetime | None = None
+) -> RecommendationList:
+    """The "for you" list of a customer, each item with its reason and causes."""
+    now = now or timezone.now()
+    snapshot = snapshot_current()
+    # An erased profile keeps no history to personalize with.
+    history = (
+        _History()
+        if customer.erased_at is not None
+        else customer_history(snapshot, customer.pk, now)
+    )
+    items = _for_history(
+        snapshot,
+        history,
+        snapshot.personal,
+        filters=filters,
+        country=customer.country,
+        language=customer.language,
+    )
+    return RecommendationList(
+        model=snapshot.model_public_id,
+        trained_at=snapshot.finished_at,
+        items=items,
+        customer=customer.public_id,
+    )
+
+
+def _anonymous_signals(anonymous_id: str, now: datetime) -> list[Signal]:
+    """Product views and add-to-cart events of an anonymous id that no profile holds yet
+    (events still waiting for processing; processed ones belong to a profile). Read through
+    the partial index of unprocessed events, newest first, at most ANONYMOUS_EVENTS."""
+    rows = list(
+        Event.objects.filter(
+            processed_at__isnull=True,
+            anonymous_id=anonymous_id,
+            type=EventType.TRACK,
+            event__in=[PRODUCT_VIEWED, PRODUCT_ADDED],
+        )
+        .order_by("-id")
+        .values_list("timestamp", "event", "properties__product_id", "properties__sku")[
+            :ANONYMOUS_EVENTS
+        ]
+    )
+    keys = [str(pid if pid not in (None, "") else sku) for _t, _e, pid, sku in rows]
+    by_key = _product_keys({k for k in keys if k not in ("None", "")})
+    found = [
+        (by_key[key], at.timestamp(), name == PRODUCT_ADDED)
+        for (at, name, _p, _s), key in zip(rows, keys, strict=True)
+        if key in by_key
+    ]
+    carts = [(pk, at) for pk, at, added in found if added]
+    views = [(pk, at) for pk, at, added in found if not added]
+
+    def touches(pairs: list[tuple[int, float]]) -> TouchRows:
+        return TouchRows(
+            customer=np.zeros(len(pairs), np.int64),
+            product=np.array([p for p, _a in pairs], np.int64),
+            at=np.array([a for _p, a in pairs], np.float64),
+            value=np.ones(len(pairs), np.int64),
+        )
+
+    sources = SignalSources(
+        purchases=PurchaseRows.empty(),
+        ratings=TouchRows.empty(),
+        wishes=TouchRows.empty(),
+        carts=touches(carts),
+        views=touches(views),
+        excluded=(np.empty(0, np.int64), np.empty(0, np.int64)),
+        now=now.timestamp(),
+    )
+    return signals_for(signals_combine(sources))
+
+
+def recommend_for_anonymous(
+    *, anonymous_id: str, filters: Filters, now: datetime | None = None
+) -> RecommendationList:
+    """Recommendations for a visitor known by an anonymous id (a first-party cookie).
+
+    When the id belongs to a profile, that profile's "for you" list. Otherwise the
+    visitor's recent product views and add-to-cart events scored with the "customers who
+    bought this also bought" neighbours; with none of those, the popular lists.
+    """
+    customer = identity_lookup(anonymous_id=anonymous_id)
+    if customer is not None:
+        if customer.merged_into_id is not None:
+            customer = customer_live(customer)
+        return recommend_for_customer(customer=customer, filters=filters, now=now)
+    now = now or timezone.now()
+    snapshot = snapshot_current()
+    history = _history(snapshot, _anonymous_signals(anonymous_id, now), ())
+    items = _for_history(
+        snapshot, history, snapshot.similar, filters=filters, country="", language=""
+    )
+    return RecommendationList(
+        model=snapshot.model_public_id, trained_at=snapshot.finished_at, items=items
+    )
+
+
+def recommendation_why(
+    *, customer: Customer, product_pk: int, product_id: str, now: datetime | None = None
+) -> Recommendation:
+    """Why ``customer`` is recommended the product: its reason, causes and sentence.
+
+    404 when the product is not among the customer's recommendations right now, saying why
+    (already bought, feedback given, rated low, no longer sold, or simply not among the
+    customer's best ``MAX_LIMIT``), in ``extra["why_not"]``.
+    """
+    result = recommend_for_customer(customer=customer, filters=Filters(limit=MAX_LIMIT), now=now)
+    for item in result.items:
+        if item.product.pk == product_pk:
+            return item
+    why_not, message = _why_not(customer=customer, product_pk=product_pk, now=now)
+    raise NotFound(
+        message % {"product": product_id, "customer": customer.public_id},
+        field="product_id",
+        extra={"why_not": why_not},
+    )
+
+
+def _why_not(*, customer: Customer, product_pk: int, now: datetime | None) -> tuple[str, str]:
+    feedback = feedback_for_customer(customer_pk=customer.pk)
+    if product_pk in feedback.not_interested:
+        return "not_interested", _(
+            "%(product)s is not recommended to %(customer)s: they said they are not interested"
+        )
+    snapshot = snapshot_current()
+    history = customer_history(snapshot, customer.pk, now or timezone.now())
+    signal = history.signals.get(product_pk)
+    if product_pk in feedback.excluded or (signal is not None and signal.purchases > 0):
+        row = snapshot.row_of(product_pk)
+        if row < 0 or not snapshot.repeat[row]:
+            return "bought", _(
+                "%(product)s is not recommended to %(customer)s: they already bought it"
+            )
+    if signal is not None and signal.rating is not None and signal.rating <= 2:
+        return "rated_low", _(
+            "%(product)s is not recommended to %(customer)s: they rated it 1 or 2 stars"
+        )
+    card = product_cards([product_pk]).get(product_pk)
+    if card is None or not card.is_active:
+        return "not_sold", _("%(product)s is not recommended to anyone: it is no longer sold")
+    return "not_in_top", _("%(product)s is not among the recommendations of %(customer)s right now")

@@ -1,0 +1,105 @@
+"""The products a served list shows, read fresh, and the live cold-start list used before
+any training run exists."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count
+
+from omnicrm.catalog.models import Product
+from omnicrm.orders.models import OrderLine
+from omnicrm.recommendations.serving_cache import category_tree
+from omnicrm.recommendations.signals import NOT_PURCHASED_STATUSES
+
+# The live "popular" list is an aggregate over every order line: computed at most this
+# often per process, and only while no training run exists.
+LIVE_POPULAR_SECONDS = 60.0
+LIVE_POPULAR_SIZE = 200
+
+
+@dataclass(frozen=True)
+class ProductCard:
+    """A product as a recommendation shows it, read fresh for the response."""
+
+    pk: int
+    public_id: str
+    title: str
+    price: Decimal
+    currency: str
+    category_pk: int | None
+    category: str | None
+    category_name: str | None
+    in_stock: bool
+    is_active: bool
+
+
+def product_cards(pks: Iterable[int]) -> dict[int, ProductCard]:
+    """The products with these pks, by pk: one query on the primary key, no model objects."""
+    wanted = sorted(set(pks))
+    if not wanted:
+        return {}
+    tree = category_tree()
+    rows = Product.objects.filter(pk__in=wanted).values_list(
+        "pk", "public_id", "title", "price", "currency", "category_id", "stock", "is_active"
+    )
+    cards = {}
+    for pk, public_id, title, price, currency, category_pk, stock, is_active in rows:
+        category = tree.get(category_pk) if category_pk is not None else None
+        cards[pk] = ProductCard(
+            pk=pk,
+            public_id=public_id,
+            title=title,
+            price=price,
+            currency=currency,
+            category_pk=category_pk,
+            category=category[0] if category else None,
+            category_name=category[1] if category else None,
+            in_stock=stock > 0,
+            is_active=is_active,
+        )
+    return cards
+
+
+class _LivePopular:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.rows: list[tuple[int, float]] = []
+        self.at = -1e18
+
+    def get(self) -> list[tuple[int, float]]:
+        if time.monotonic() - self.at < LIVE_POPULAR_SECONDS:
+            return self.rows
+        rows = (
+            OrderLine.objects.filter(product__isnull=False, order__customer__isnull=False)
+            .exclude(order__status__in=NOT_PURCHASED_STATUSES)
+            .values("product_id")
+            .annotate(buyers=Count("order__customer", distinct=True))
+            .order_by("-buyers", "product_id")
+            .values_list("product_id", "buyers")[:LIVE_POPULAR_SIZE]
+        )
+        result = [(int(pk), float(n)) for pk, n in rows]
+        with self.lock:
+            self.rows, self.at = result, time.monotonic()
+        return result
+
+    def clear(self) -> None:
+        with self.lock:
+            self.rows, self.at = [], -1e18
+
+
+_LIVE = _LivePopular()
+
+
+def live_popular(*, limit: int) -> list[tuple[int, float]]:
+    """(product pk, number of buyers) of the most bought products, computed from orders:
+    the answer before the first training run."""
+    return _LIVE.get()[:limit]
+
+
+def live_popular_clear() -> None:
+    _LIVE.clear()
