@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("omnicrm.events.console_urls")),
     path("", include("omnicrm.segments.urls")),
     path("analytics/", include("omnicrm.analytics.urls")),
+    path("recommendations/", include("omnicrm.recommendations.urls")),
     path("", include("omnicrm.console.urls")),
 ]
