@@ -34,14 +34,26 @@ _SEGMENTS = [
 
 # "app_label.codename" per role; admin gets every permission of every app.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    MARKETER: [*_VIEW_SHOP, "core.view_dashboard", *_SEGMENTS, "segments.delete_segment"],
+    MARKETER: [
+        *_VIEW_SHOP,
+        "core.view_dashboard",
+        *_SEGMENTS,
+        "segments.delete_segment",
+        "recommendations.view_recommendermodel",
+    ],
     SUPPORT_AGENT: [
         *_VIEW_SHOP,
         "customers.change_customer",
         "customers.merge_customer",
         "orders.change_order",
     ],
-    ANALYST: [*_VIEW_SHOP, "core.view_dashboard", *_SEGMENTS, "analytics.add_analyticsrun"],
+    ANALYST: [
+        *_VIEW_SHOP,
+        "core.view_dashboard",
+        *_SEGMENTS,
+        "analytics.add_analyticsrun",
+        "recommendations.view_recommendermodel",
+    ],
 }
 
 
