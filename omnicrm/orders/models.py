@@ -48,13 +48,26 @@ REVENUE_STATUSES = (
 _REVENUE_WITH_CUSTOMER = Q(customer__isnull=False, status__in=[s.value for s in REVENUE_STATUSES])
 
 
+# Orders, lines and payments are the largest tables and are written in bulk by importers,
+# so each carries only the indexes some query needs: every index costs each insert. A
+# foreign key whose column leads a composite index or unique constraint gets no index of its
+# own, and created_at (never queried here) none at all. Unique ids are constraints rather
+# than `unique=True`, which on PostgreSQL would add a second, LIKE-only index to each.
+
+
 class Order(TimeStampedModel):
     """A purchase by a customer through one channel."""
 
-    public_id = models.CharField(max_length=40, unique=True, default=new_order_id, editable=False)
-    external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    public_id = models.CharField(max_length=40, default=new_order_id, editable=False)
+    external_id = models.CharField(max_length=100, null=True, blank=True)
     customer = models.ForeignKey(
-        Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_index=False,  # (customer, placed_at) below serves every lookup by customer
     )
     channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.WEB)
     status = models.CharField(
@@ -96,6 +109,8 @@ class Order(TimeStampedModel):
             ),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["public_id"], name="order_public_id_unique"),
+            models.UniqueConstraint(fields=["external_id"], name="order_external_id_unique"),
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
         ]
 
@@ -106,10 +121,16 @@ class Order(TimeStampedModel):
 class OrderLine(models.Model):
     """One product in an order, with the title and price as they were when ordered."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    # Served by the unique (order, line_number) and the (product, order) index below.
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     line_number = models.PositiveIntegerField()
     product = models.ForeignKey(
-        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="order_lines"
+        Product,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="order_lines",
+        db_index=False,
     )
     sku = models.CharField(max_length=100)
     title = models.CharField(max_length=300, blank=True)
@@ -152,7 +173,11 @@ class PaymentMethod(models.TextChoices):
 class Payment(TimeStampedModel):
     """A payment of an order. Card numbers are never stored: a provider token, brand, last 4."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payments")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Served by the unique (order, sequence).
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="payments", db_index=False
+    )
     sequence = models.PositiveIntegerField(default=1)
     method = models.CharField(max_length=15, choices=PaymentMethod.choices)
     amount = money_field()
