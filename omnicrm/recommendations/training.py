@@ -355,7 +355,7 @@ def _train(run_id: int, algorithm: str, now: datetime, step: Progress) -> None:
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).isoformat()
+    return datetime.fromtimestamp(round(epoch), tz=UTC).isoformat()
 
 
 def _ranked(matrix: sp.csr_matrix, catalog: Catalog) -> tuple[np.ndarray, ...]:

@@ -42,7 +42,7 @@ Fit = Callable[[sp.csr_matrix], sp.csr_matrix]
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).isoformat()
+    return datetime.fromtimestamp(round(epoch), tz=UTC).isoformat()
 
 
 def _split(sources: SignalSources, catalog: Catalog, cut: float) -> tuple[UserItems, sp.csr_matrix]:
