@@ -15,7 +15,27 @@ from omnicrm.recommendations.models import (
     TrainingStatus,
 )
 
-KEEP_SUCCEEDED = 3
+
+def country_code(country: str) -> str:
+    """The code a customer's country is listed under: "vn" -> "VN"."""
+    return (country or "").strip().upper()
+
+
+def language_code(language: str) -> str:
+    """The code a customer's language is listed under: "vi-VN", "vi_VN" and "VI" -> "vi"."""
+    return (language or "").strip().replace("_", "-").split("-")[0].lower()
+
+
+def country_scope(country: str) -> str:
+    """The ItemList scope of the popular list of a customer's country ("" when unknown)."""
+    code = country_code(country)
+    return f"country:{code}" if code else ""
+
+
+def language_scope(language: str) -> str:
+    """The ItemList scope of the popular list of a customer's language ("" when unknown)."""
+    code = language_code(language)
+    return f"language:{code}" if code else ""
 
 
 def recommender_active() -> RecommenderModel | None:

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from omnicrm.catalog.models import Category, Product
 from omnicrm.customers.models import Customer
+from omnicrm.recommendations.selectors import country_code, language_code
 from omnicrm.recommendations.signals import PurchaseRows, SignalArrays, SignalSources, TouchRows
 
 
@@ -129,9 +130,9 @@ def read_audience(customers: np.ndarray) -> Audience:
     languages: list[str] = []
     for pk, country, language in qs.iterator(chunk_size=50_000):
         pks.append(pk)
-        countries.append((country or "").upper())
+        countries.append(country_code(country))
         # "vi-VN" and "vi" are one audience.
-        languages.append((language or "").split("-")[0].split("_")[0].lower())
+        languages.append(language_code(language))
     pk_arr = np.asarray(pks, np.int64)
     keep = np.isin(pk_arr, wanted)
     return Audience(

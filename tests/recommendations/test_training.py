@@ -205,3 +205,10 @@ def test_the_number_of_queries_does_not_grow_with_the_customers(shop):
     after = queries()
     assert after <= before + 8  # the fourth run also prunes the first (fixed statements)
     assert after == queries()
+
+
+def test_customers_find_the_popular_list_of_their_country_and_language():
+    assert selectors.country_scope(" vn") == "country:VN"
+    assert selectors.language_scope("vi_VN") == "language:vi"
+    assert selectors.language_scope("EN-us") == "language:en"
+    assert (selectors.country_scope(""), selectors.language_scope("")) == ("", "")
