@@ -49,6 +49,7 @@ from omnicrm.recommendations.serving_cache import (
     snapshot_current,
 )
 from omnicrm.recommendations.serving_products import ProductCard, live_popular, product_cards
+from omnicrm.recommendations.serving_signals import customer_signal_sources
 from omnicrm.recommendations.signals import (
     PRODUCT_ADDED,
     PRODUCT_VIEWED,
@@ -57,7 +58,6 @@ from omnicrm.recommendations.signals import (
     SignalSources,
     TouchRows,
     _product_keys,
-    signal_sources,
     signals_combine,
     signals_for,
 )
@@ -174,7 +174,7 @@ def _history(snapshot: Snapshot, signals: list[Signal], feedback: Iterable[int])
 
 def customer_history(snapshot: Snapshot, customer_pk: int, now: datetime) -> _History:
     """The customer's signals, read fresh: feedback given a second ago already counts."""
-    sources = signal_sources(now=now, customer_pk=customer_pk)
+    sources = customer_signal_sources(customer_pk=customer_pk, now=now)
     signals = signals_for(signals_combine(sources))
     # The feedback rows are read with the signals: an excluded purchase is still a purchase
     # and a "not interested" product is never shown, so both are blocked.

@@ -44,7 +44,7 @@ def product_cards(pks: Iterable[int]) -> dict[int, ProductCard]:
     if not wanted:
         return {}
     tree = category_tree()
-    rows = Product.objects.filter(pk__in=wanted).values_list(
+    rows = Product.objects.filter(pk__in=wanted).order_by().values_list(
         "pk", "public_id", "title", "price", "currency", "category_id", "stock", "is_active"
     )
     cards = {}

@@ -98,6 +98,6 @@ def test_panel_query_count_is_pinned(login_as, shop):
     client.get(url)  # warm the process cache of the run
     with CaptureQueriesContext(connection) as queries:
         client.get(url)
-    # Session, user, user and group permissions; the customer; five signal reads (orders,
-    # ratings, wishlist, product events, feedback); the shown products.
-    assert len(queries) == 11, [q["sql"] for q in queries]
+    # Session, user, user and group permissions; the customer; the customer's signals and
+    # feedback (one statement); the shown products.
+    assert len(queries) == 7, [q["sql"] for q in queries]

@@ -276,5 +276,5 @@ def test_for_you_query_count_is_pinned(shop):
     recommend_for_customer(customer=shop.ha, filters=Filters(limit=3), now=NOW)  # warm cache
     with CaptureQueriesContext(connection) as queries:
         recommend_for_customer(customer=shop.ha, filters=Filters(limit=10), now=NOW)
-    # purchases, ratings, wishlist, product events, feedback; then the shown products.
-    assert len(queries) == 6, [q["sql"] for q in queries]
+    # The customer's signals and feedback in one statement; then the shown products.
+    assert len(queries) == 2, [q["sql"] for q in queries]
