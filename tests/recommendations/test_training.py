@@ -212,3 +212,33 @@ def test_customers_find_the_popular_list_of_their_country_and_language():
     assert selectors.language_scope("vi_VN") == "language:vi"
     assert selectors.language_scope("EN-us") == "language:en"
     assert (selectors.country_scope(""), selectors.language_scope("")) == ("", "")
+
+
+def test_the_holdout_check_measures_the_model_against_popularity():
+    """Three tastes of five products each; every customer buys three products of their own
+    taste over time. Trained on the earlier purchases, the model must find the later ones
+    far better than popularity, and EASE's l2 is chosen on a validation slice."""
+    from tests.factories import CategoryFactory
+
+    category = CategoryFactory(slug="all", name="All")
+    groups = [ProductFactory.create_batch(5, category=category) for _ in range(3)]
+    for c in range(90):
+        customer = CustomerFactory()
+        taste = groups[c % 3]
+        for k in range(3):
+            # Over the last 400 days; each customer's third purchase is their newest.
+            order(customer, (400, 300, 100)[k] - 2 * c, taste[(c + k) % 5])
+
+    run = recommender_train(now=NOW)
+
+    evaluation = run.evaluation
+    assert evaluation["split"] == "time"
+    assert evaluation["cut"] == "2026-03-15T12:00:00+00:00"
+    # The 46 customers whose third purchase came after the cut; their first two are known.
+    assert (evaluation["test_customers"], evaluation["test_pairs"]) == (46, 46)
+    assert evaluation["model"]["ndcg@10"] == 1.0
+    assert evaluation["model"]["hit_rate@10"] == 1.0
+    assert evaluation["popularity"]["ndcg@10"] == pytest.approx(0.34307, abs=1e-5)
+    assert evaluation["popularity"]["hit_rate@10"] == pytest.approx(33 / 46, abs=1e-5)
+    assert run.params["l2"] in training.EASE_L2_CANDIDATES
+    assert run.params["l2_note"].startswith("best NDCG@10 of [30.0, 100.0, 300.0, 1000.0]")
