@@ -42,6 +42,7 @@ from omnicrm.recommendations.explain import (
 )
 from omnicrm.recommendations.feedback import feedback_for_customer
 from omnicrm.recommendations.models import ListKind
+from omnicrm.recommendations.selectors import country_scope, language_scope
 from omnicrm.recommendations.serving_cache import (
     Snapshot,
     category_descendants,
@@ -232,12 +233,14 @@ def _scored(
 
 
 def fill_sources(country: str, language: str) -> list[tuple[str, str, str]]:
-    """(list kind, scope, reason kind) of the cold-start lists, in the order they fill."""
+    """(list kind, scope, reason kind) of the cold-start lists, in the order they fill.
+    The scopes are normalized as training wrote them ("vi-VN" -> "language:vi")."""
     sources = []
-    if country:
-        sources.append((ListKind.POPULAR.value, f"country:{country}", "popular_country"))
-    if language:
-        sources.append((ListKind.POPULAR.value, f"language:{language}", "popular_language"))
+    country_list, language_list = country_scope(country), language_scope(language)
+    if country_list:
+        sources.append((ListKind.POPULAR.value, country_list, "popular_country"))
+    if language_list:
+        sources.append((ListKind.POPULAR.value, language_list, "popular_language"))
     sources.append((ListKind.TRENDING.value, "", "trending"))
     sources.append((ListKind.POPULAR.value, "", "popular"))
     return sources

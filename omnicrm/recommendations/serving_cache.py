@@ -63,12 +63,35 @@ class Snapshot:
     pks: np.ndarray
     categories: np.ndarray  # category pk per row, -1 without a category
     personal: sp.csr_matrix
-    similar: sp.csr_matrix
-    content: sp.csr_matrix
     repeat: np.ndarray  # bool per row: may be recommended again after a purchase
     newest_product: int = 0
+    _matrices: dict[str, sp.csr_matrix] = field(default_factory=dict)
     _lists: dict[tuple[str, str], ListEntries] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _matrix(self, kind: str) -> sp.csr_matrix:
+        """A neighbour kind other than the personal weights, read on first use: a worker
+        that only serves "for you" lists never holds the content links (the largest)."""
+        cached = self._matrices.get(kind)
+        if cached is not None:
+            return cached
+        if self.model_pk is None:
+            matrix = _empty_matrix(self.size)
+        else:
+            matrix = _neighbor_matrix(self.pks, self.model_pk, kind)
+        with self._lock:
+            self._matrices[kind] = matrix
+        return matrix
+
+    @property
+    def similar(self) -> sp.csr_matrix:
+        """Customers who bought this also bought (co-purchase and co-view item-kNN)."""
+        return self._matrix(NeighborKind.SIMILAR)
+
+    @property
+    def content(self) -> sp.csr_matrix:
+        """Alike by title and category (TF-IDF), for products without purchases."""
+        return self._matrix(NeighborKind.CONTENT)
 
     @property
     def size(self) -> int:
@@ -158,8 +181,6 @@ def snapshot_build(model: RecommenderModel | None) -> Snapshot:
         pks=pks,
         categories=categories,
         personal=_empty_matrix(n),
-        similar=_empty_matrix(n),
-        content=_empty_matrix(n),
         repeat=np.zeros(n, dtype=bool),
     )
     if model is None:
@@ -169,8 +190,6 @@ def snapshot_build(model: RecommenderModel | None) -> Snapshot:
     snapshot.algorithm = model.algorithm
     snapshot.finished_at = model.finished_at
     snapshot.personal = _neighbor_matrix(pks, model.pk, NeighborKind.PERSONAL)
-    snapshot.similar = _neighbor_matrix(pks, model.pk, NeighborKind.SIMILAR)
-    snapshot.content = _neighbor_matrix(pks, model.pk, NeighborKind.CONTENT)
     repeat_rows = snapshot.list_entries(ListKind.REPEAT).rows
     snapshot.repeat[repeat_rows] = True
     return snapshot

@@ -9,9 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Count
 
 from omnicrm.catalog.models import Product
+from omnicrm.importers.bulk import concrete_field
 from omnicrm.orders.models import OrderLine
 from omnicrm.recommendations.serving_cache import category_tree
 from omnicrm.recommendations.signals import NOT_PURCHASED_STATUSES
@@ -38,15 +40,37 @@ class ProductCard:
     is_active: bool
 
 
+def _product_sql(count: int) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(
+        quote(str(concrete_field(Product, name).column))
+        for name in ("id", "public_id", "title", "price", "currency", "category", "stock",
+                     "is_active")
+    )  # fmt: skip
+    table = quote(Product._meta.db_table)
+    marks = ", ".join(["%s"] * count)
+    return f"SELECT {columns} FROM {table} WHERE {quote('id')} IN ({marks})"  # noqa: S608
+
+
+_PRICE = Product._meta.get_field("price")
+_CENTS = Decimal(10) ** -(getattr(_PRICE, "decimal_places", 2) or 0)
+
+
+def _price(value: Decimal | float | str) -> Decimal:
+    # SQLite hands decimals back as numbers: str() keeps what was stored ("69.9" -> 69.90).
+    return value if isinstance(value, Decimal) else Decimal(str(value)).quantize(_CENTS)
+
+
 def product_cards(pks: Iterable[int]) -> dict[int, ProductCard]:
-    """The products with these pks, by pk: one query on the primary key, no model objects."""
+    """The products with these pks, by pk: one query on the primary key, no model objects
+    and no queryset to compile (this runs on every served list)."""
     wanted = sorted(set(pks))
     if not wanted:
         return {}
     tree = category_tree()
-    rows = Product.objects.filter(pk__in=wanted).order_by().values_list(
-        "pk", "public_id", "title", "price", "currency", "category_id", "stock", "is_active"
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_product_sql(len(wanted)), wanted)
+        rows = cursor.fetchall()
     cards = {}
     for pk, public_id, title, price, currency, category_pk, stock, is_active in rows:
         category = tree.get(category_pk) if category_pk is not None else None
@@ -54,13 +78,13 @@ def product_cards(pks: Iterable[int]) -> dict[int, ProductCard]:
             pk=pk,
             public_id=public_id,
             title=title,
-            price=price,
+            price=_price(price),
             currency=currency,
             category_pk=category_pk,
             category=category[0] if category else None,
             category_name=category[1] if category else None,
             in_stock=stock > 0,
-            is_active=is_active,
+            is_active=bool(is_active),
         )
     return cards
 

@@ -19,6 +19,7 @@ from django.db import connection
 from django.db.models import Model
 
 from omnicrm.events.models import Event, EventType
+from omnicrm.importers.bulk import concrete_field
 from omnicrm.orders.models import Order, OrderLine
 from omnicrm.recommendations.models import RecommendationFeedback
 from omnicrm.recommendations.signals import (
@@ -44,7 +45,7 @@ def _table(model: type[Model]) -> str:
 
 
 def _column(model: type[Model], field: str) -> str:
-    return f"{_table(model)}.{connection.ops.quote_name(model._meta.get_field(field).column)}"
+    return f"{_table(model)}.{connection.ops.quote_name(str(concrete_field(model, field).column))}"
 
 
 def _json_text(model: type[Model], field: str, key: str) -> str:
