@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -46,7 +46,15 @@ from omnicrm.customers.rules import Reason, merge_blockers, tracking_withdrawn
 from omnicrm.customers.services import PROFILE_FIELDS, customer_ensure_live, customer_live
 
 SEEN_FIELDS = ("first_seen_at", "last_seen_at")
-TABLES = ("identities", "addresses", "orders", "reviews", "events")
+TABLES = (
+    "identities",
+    "addresses",
+    "orders",
+    "reviews",
+    "wishlist_items",
+    "recommendation_feedback",
+    "events",
+)
 # pk__in lists are sent in slices: SQLite caps the variables of one statement.
 CHUNK = 500
 
@@ -84,17 +92,35 @@ def _events_of(customer_id: int) -> QuerySet:
     return Event.objects.filter(customer_id=customer_id)
 
 
-def _row_counts(customer: Customer) -> dict[str, int]:
+def _row_counts(customer: Customer, *, primary: Customer) -> dict[str, int]:
+    """How many rows of each table a merge into ``primary`` would move."""
     from omnicrm.orders.models import Order
-    from omnicrm.reviews.models import Review
+    from omnicrm.recommendations.models import RecommendationFeedback
+    from omnicrm.reviews.models import Review, WishlistItem
 
     return {
         "identities": Identity.objects.filter(customer=customer).count(),
         "addresses": Address.objects.filter(customer=customer).count(),
         "orders": Order.objects.filter(customer=customer).count(),
         "reviews": Review.objects.filter(customer=customer).count(),
+        "wishlist_items": _not_on(
+            WishlistItem.objects.filter(customer=customer), primary, "product"
+        ).count(),
+        "recommendation_feedback": _not_on(
+            RecommendationFeedback.objects.filter(customer=customer), primary, "product", "kind"
+        ).count(),
         "events": _events_of(customer.pk).count(),
     }
+
+
+def _not_on(queryset: QuerySet, primary: Customer, *same: str) -> QuerySet:
+    """The secondary's rows the primary has no twin of (same product, same kind...): a
+    wishlist or a feedback holds a product once per person, so a twin stays behind on the
+    merged profile, where a split finds it again."""
+    twins = queryset.model.objects.filter(
+        customer=primary, **{name: OuterRef(name) for name in same}
+    )
+    return queryset.exclude(Exists(twins))
 
 
 @dataclass(frozen=True)
@@ -183,7 +209,7 @@ def customer_merge_preview(*, primary: Customer, secondary: Customer) -> MergePr
     return MergePreview(
         primary=primary,
         secondary=secondary,
-        counts=_row_counts(secondary),
+        counts=_row_counts(secondary, primary=primary),
         fields_filled=filled,
         field_conflicts=conflicts,
         consent=consent,
@@ -255,7 +281,8 @@ def customer_merge(
     """
     from omnicrm.events.services import events_repoint
     from omnicrm.orders.models import Order
-    from omnicrm.reviews.models import Review
+    from omnicrm.recommendations.models import RecommendationFeedback
+    from omnicrm.reviews.models import Review, WishlistItem
 
     if primary.pk == secondary.pk:
         raise SelfMerge()
@@ -286,6 +313,21 @@ def customer_merge(
         moved["addresses"] = _move(Address.objects.filter(customer=secondary), to=primary, now=now)
         moved["orders"] = _move(Order.objects.filter(customer=secondary), to=primary, now=now)
         moved["reviews"] = _move(Review.objects.filter(customer=secondary), to=primary, now=now)
+        moved["wishlist_items"] = _move(
+            _not_on(WishlistItem.objects.filter(customer=secondary), primary, "product"),
+            to=primary,
+            now=now,
+        )
+        moved["recommendation_feedback"] = _move(
+            _not_on(
+                RecommendationFeedback.objects.filter(customer=secondary),
+                primary,
+                "product",
+                "kind",
+            ),
+            to=primary,
+            now=now,
+        )
         moved["events"] = sorted(
             events_repoint(from_customer_id=secondary.pk, to_customer_id=primary.pk)
         )
@@ -433,7 +475,8 @@ def customer_split(
     """
     from omnicrm.events.services import events_assign
     from omnicrm.orders.models import Order
-    from omnicrm.reviews.models import Review
+    from omnicrm.recommendations.models import RecommendationFeedback
+    from omnicrm.reviews.models import Review, WishlistItem
 
     with transaction.atomic():
         merge = CustomerMerge.objects.select_for_update().get(pk=merge.pk)
@@ -467,6 +510,12 @@ def customer_split(
         _give_back(Order, returned["orders"], to=secondary, now=now)
         returned["reviews"] = _still_on(Review, moved.get("reviews", []), primary)
         _give_back(Review, returned["reviews"], to=secondary, now=now)
+        for name, model in (
+            ("wishlist_items", WishlistItem),
+            ("recommendation_feedback", RecommendationFeedback),
+        ):
+            returned[name] = _still_on(model, moved.get(name, []), primary)
+            _give_back(model, returned[name], to=secondary, now=now)
 
         recorded_events = sorted(
             pk

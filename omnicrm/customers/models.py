@@ -205,6 +205,7 @@ class CustomerMerge(TimeStampedModel):
 
     ``moved`` holds the ids of the rows that changed owner, per table
     (``{"identities": [...], "addresses": [...], "orders": [...], "reviews": [...],
+    "wishlist_items": [...], "recommendation_feedback": [...],
     "events": [...]}``); ``primary_changes`` the primary's fields the merge filled in
     (``{field: [before, after]}``); ``secondary_snapshot`` the secondary's profile fields;
     ``consent_changes`` the primary's consents the merge made stricter

@@ -157,6 +157,9 @@ def customer_erase(*, customer: Customer, actor: Actor = None) -> Customer:
         customer.consent_events.all().delete()
         customer.consents.all().delete()
         customer.reviews.update(title="", body="")
+        # What they wished for and told recommendations is about them, not the books.
+        customer.wishlist_items.all().delete()
+        customer.recommendation_feedback.all().delete()
         for key in PROFILE_FIELDS:
             setattr(customer, key, "")
         customer.erased_at = timezone.now()

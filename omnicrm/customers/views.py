@@ -37,6 +37,8 @@ TABLE_LABELS = {
     "addresses": _("Addresses"),
     "orders": _("Orders"),
     "reviews": _("Reviews"),
+    "wishlist_items": _("Wishlist items"),
+    "recommendation_feedback": _("Recommendation feedback"),
     "events": _("Events"),
 }
 

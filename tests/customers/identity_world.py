@@ -13,7 +13,8 @@ from omnicrm.customers.models import Address, Consent, ConsentEvent, Customer, I
 from omnicrm.events.models import Event, Source
 from omnicrm.events.services import source_create
 from omnicrm.orders.models import Order
-from omnicrm.reviews.models import Review
+from omnicrm.recommendations.models import RecommendationFeedback
+from omnicrm.reviews.models import Review, WishlistItem
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 _messages = itertools.count(1)
@@ -74,6 +75,8 @@ def snapshot(*customers: Customer) -> dict[str, Any]:
             "orders": sorted(Order.objects.filter(customer=fresh).values_list("pk", flat=True)),
             "reviews": sorted(Review.objects.filter(customer=fresh).values_list("pk", flat=True)),
             "events": sorted(Event.objects.filter(customer=fresh).values_list("pk", flat=True)),
+            "wishlist": _rows(WishlistItem.objects.filter(customer=fresh)),
+            "recommendation_feedback": _rows(RecommendationFeedback.objects.filter(customer=fresh)),
             "consents": _rows(Consent.objects.filter(customer=fresh)),
             "consent_history": _rows(
                 ConsentEvent.objects.filter(customer=fresh)

@@ -38,9 +38,16 @@ from omnicrm.customers.models import (
 )
 from omnicrm.events.models import Event
 from omnicrm.orders.models import Order
-from omnicrm.reviews.models import Review
+from omnicrm.recommendations.models import FeedbackKind, RecommendationFeedback
+from omnicrm.reviews.models import Review, WishlistItem
 from tests.customers.identity_world import T0, event, snapshot
-from tests.factories import CustomerFactory, IdentityFactory, OrderFactory, ReviewFactory
+from tests.factories import (
+    CustomerFactory,
+    IdentityFactory,
+    OrderFactory,
+    ProductFactory,
+    ReviewFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +95,8 @@ def pair() -> Pair:
     event(ha, user_id="u-1001")
     _consent(ha, "email", "granted", 20)
     _consent(ha, "tracking", "granted", 20)
+    moka, grinder = ProductFactory(title="Moka pot"), ProductFactory(title="Grinder")
+    WishlistItem.objects.create(customer=ha, product=moka)
 
     web = CustomerFactory(
         name="Ha Dang",
@@ -110,6 +119,12 @@ def pair() -> Pair:
     event(web, anonymous_id="anon-web-1", minutes=3)
     _consent(web, "email", "withdrawn", 10)
     _consent(web, "sms", "granted", 10)
+    # Both wished for the moka pot: that twin stays behind; the grinder moves.
+    WishlistItem.objects.create(customer=web, product=moka)
+    WishlistItem.objects.create(customer=web, product=grinder)
+    RecommendationFeedback.objects.create(
+        customer=web, product=grinder, kind=FeedbackKind.NOT_INTERESTED
+    )
     return Pair(ha=ha, web=web)
 
 
@@ -124,8 +139,11 @@ def test_merge_repoints_every_row_of_the_secondary_exactly(pair):
         "addresses": ids(Address.objects.filter(customer=web)),
         "orders": ids(Order.objects.filter(customer=web)),
         "reviews": ids(Review.objects.filter(customer=web)),
+        "wishlist_items": ids(WishlistItem.objects.filter(customer=web, product__title="Grinder")),
+        "recommendation_feedback": ids(RecommendationFeedback.objects.filter(customer=web)),
         "events": ids(Event.objects.filter(customer=web)),
     }
+    twin = ids(WishlistItem.objects.filter(customer=web, product__title="Moka pot"))
     before_primary = {
         "identities": ids(Identity.objects.filter(customer=ha)),
         "orders": ids(Order.objects.filter(customer=ha)),
@@ -148,8 +166,15 @@ def test_merge_repoints_every_row_of_the_secondary_exactly(pair):
     assert ids(Event.objects.filter(customer=ha)) == sorted(
         before_primary["events"] + expected["events"]
     )
-    for model in (Identity, Address, Order, Review, Event):
+    for model in (Identity, Address, Order, Review, RecommendationFeedback, Event):
         assert not model.objects.filter(customer=web).exists()
+    assert ids(WishlistItem.objects.filter(customer=web)) == twin
+    assert sorted(
+        WishlistItem.objects.filter(customer=ha).values_list("product__title", flat=True)
+    ) == [
+        "Grinder",
+        "Moka pot",
+    ]
     web.refresh_from_db()
     assert web.merged_into_id == ha.pk
     assert web.merged_at == merge.merged_at
@@ -163,6 +188,8 @@ def test_merge_repoints_every_row_of_the_secondary_exactly(pair):
         "addresses": 2,
         "orders": 1,
         "reviews": 1,
+        "wishlist_items": 1,
+        "recommendation_feedback": 1,
         "events": 3,
     }
 
@@ -246,6 +273,8 @@ def test_preview_counts_exactly_what_would_move_and_changes_nothing(pair):
         "addresses": 2,
         "orders": 1,
         "reviews": 1,
+        "wishlist_items": 1,
+        "recommendation_feedback": 1,
         "events": 3,
     }
     assert preview.fields_filled == [
@@ -433,6 +462,8 @@ def test_erasing_the_primary_erases_the_profiles_merged_into_it(pair):
     assert web.erased_at is not None
     assert (web.name, web.phone, web.timezone) == ("", "", "")
     assert not Consent.objects.filter(customer=web).exists()
+    assert not WishlistItem.objects.filter(customer__in=[ha, web]).exists()
+    assert not RecommendationFeedback.objects.filter(customer__in=[ha, web]).exists()
     assert merge.secondary_snapshot == {}
     assert merge.reason == ""
 
