@@ -1,0 +1,391 @@
+"""Latency of the "for you" endpoint under load: GET /api/v1/recommendations/customers/{id}
+at a fixed rate from a separate process against `omnicrm serve`, on SQLite and PostgreSQL.
+
+    python benchmarks/recommendations_serving.py                   # full run, writes results
+    python benchmarks/recommendations_serving.py --duration 10 --no-write --databases sqlite
+
+1. Prepare (once per database, reused when ``--reuse``): a fresh database, `omnicrm migrate`,
+   `omnicrm import olist` of the Olist sample (../shared/datasets/olist or OLIST_DIR),
+   `omnicrm recommendations train`, a read-only API key, and the ids of ``--customers``
+   random customers with orders (the requests cycle through them, so the database caches
+   are not one customer's).
+2. `omnicrm serve --no-background` (gunicorn, its default workers) on a free local port.
+3. Warm-up: ``--warmup`` requests (each worker loads the run into its cache once).
+4. Load: an open-loop asyncio client in this process sends requests at ``--rate`` per second
+   for ``--duration`` seconds, each on a new connection (gunicorn's sync workers close
+   connections), whatever the answers' speed: a slow server is not given a rest, and the
+   latency is measured from the moment a request was due (no coordinated omission) to the
+   last byte. Errors are non-200 answers and failed connections.
+5. Memory: resident set size of the gunicorn master and workers after the run (sum and per
+   worker), from /proc.
+
+The load average before each run is recorded: the machine may be shared.
+Writes benchmarks/results/recommendations_serving.md and .json (unless ``--no-write``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+OLIST = Path(os.environ.get("OLIST_DIR", ROOT.parent / "shared" / "datasets" / "olist"))
+PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+PG_DATABASE = "omnicrm_c2_bench"
+TARGET_P99_MS = 10.0
+SEED = 2026
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kb = next(int(line.split()[1]) for line in f if line.startswith("MemTotal"))
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def omnicrm(env: dict[str, str], *args: str, capture: bool = False) -> str:
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "omnicrm", *args],
+        env=env,
+        check=True,
+        text=True,
+        stdout=subprocess.PIPE if capture else None,
+    )
+    return done.stdout or ""
+
+
+def database_env(kind: str, data_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("DATABASE_URL", None)
+    env["OMNICRM_DATA_DIR"] = str(data_dir)
+    env["DJANGO_SETTINGS_MODULE"] = "omnicrm.settings"
+    if kind == "postgresql":
+        env["DATABASE_URL"] = f"{PG_SERVER}/{PG_DATABASE}"
+    return env
+
+
+def pg_recreate() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
+        connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            [PG_DATABASE],
+        )
+        connection.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}"')
+        connection.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+
+
+PREPARE_SNIPPET = """
+import json, random, django
+django.setup()
+from omnicrm.core.apikeys import apikey_create
+from omnicrm.customers.models import Customer
+from omnicrm.recommendations.selectors import recommender_active
+from omnicrm.recommendations.models import ItemNeighbor
+from omnicrm.orders.models import Order
+_key, raw = apikey_create(name="serving benchmark", scopes="read")
+ids = list(Customer.objects.filter(pk__in=Order.objects.values("customer_id"))
+           .order_by().values_list("public_id", flat=True))
+random.Random(%(seed)d).shuffle(ids)
+run = recommender_active()
+print(json.dumps({
+    "key": raw,
+    "customers": ids[:%(n)d],
+    "buyers": len(ids),
+    "run": run.public_id if run else None,
+    "algorithm": run.algorithm if run else None,
+    "data": run.data if run else None,
+    "personal_links": ItemNeighbor.objects.filter(model=run, kind="personal").count() if run else 0,
+}))
+"""
+
+
+def prepare(kind: str, data_dir: Path, *, customers: int, reuse: bool) -> dict[str, Any]:
+    env = database_env(kind, data_dir)
+    marker = data_dir / f"prepared-{kind}.json"
+    if reuse and marker.exists():
+        return json.loads(marker.read_text())
+    if kind == "postgresql":
+        pg_recreate()
+    else:
+        for name in ("omnicrm.sqlite3", "omnicrm.sqlite3-wal", "omnicrm.sqlite3-shm"):
+            (data_dir / name).unlink(missing_ok=True)
+    started = time.perf_counter()
+    omnicrm(env, "migrate", "--no-input", "-v", "0")
+    omnicrm(env, "import", "olist", str(OLIST))
+    imported = time.perf_counter()
+    omnicrm(env, "recommendations", "train", "--no-progress")
+    trained = time.perf_counter()
+    snippet = PREPARE_SNIPPET % {"seed": SEED, "n": customers}
+    out = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", snippet], env=env, check=True, text=True, capture_output=True
+    ).stdout
+    info = json.loads(out.strip().splitlines()[-1])
+    info["import_seconds"] = round(imported - started, 1)
+    info["train_seconds"] = round(trained - imported, 1)
+    marker.write_text(json.dumps(info))
+    return info
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        return 0
+    return 0
+
+
+def children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def gunicorn_pids(serve_pid: int) -> tuple[int | None, list[int]]:
+    """The gunicorn master (the serve process itself runs gunicorn in-process) and workers."""
+    workers = children(serve_pid)
+    return serve_pid, workers
+
+
+async def fetch(port: int, path: str, key: str) -> tuple[int, int]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+        "Accept-Language: en\r\nConnection: close\r\n\r\n"
+    )
+    writer.write(request.encode())
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    status = int(data[9:12]) if data.startswith(b"HTTP/") else 0
+    return status, len(data)
+
+
+async def drive(
+    port: int, key: str, customers: list[str], *, rate: float, duration: float, limit: int
+) -> dict[str, Any]:
+    total = int(rate * duration)
+    latencies: list[float] = [0.0] * total
+    statuses: list[int] = [0] * total
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.2
+
+    async def one(i: int) -> None:
+        due = start + i / rate
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        path = f"/api/v1/recommendations/customers/{customers[i % len(customers)]}?limit={limit}"
+        try:
+            status, _size = await asyncio.wait_for(fetch(port, path, key), timeout=10)
+        except (OSError, TimeoutError):
+            status = 0
+        latencies[i] = (loop.time() - due) * 1000
+        statuses[i] = status
+
+    wall = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(total)))
+    elapsed = time.perf_counter() - wall
+    ok = sorted(lat for lat, status in zip(latencies, statuses, strict=True) if status == 200)
+    errors = sum(1 for status in statuses if status != 200)
+
+    def pct(p: float) -> float | None:
+        if not ok:
+            return None
+        return round(ok[min(len(ok) - 1, int(round(p / 100 * len(ok))) - 1)], 2)
+
+    return {
+        "requests": total,
+        "rate_target": rate,
+        "rate_achieved": round(total / elapsed, 1),
+        "errors": errors,
+        "p50_ms": pct(50),
+        "p90_ms": pct(90),
+        "p99_ms": pct(99),
+        "max_ms": round(ok[-1], 2) if ok else None,
+        "mean_ms": round(sum(ok) / len(ok), 2) if ok else None,
+    }
+
+
+def wait_ready(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                if s.recv(12).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("omnicrm serve did not answer /healthz")
+
+
+def run_one(kind: str, data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    info = prepare(kind, data_dir, customers=args.customers, reuse=args.reuse)
+    env = database_env(kind, data_dir)
+    port = free_port()
+    command = [sys.executable, "-m", "omnicrm", "serve", "--no-background", "--port", str(port)]
+    if args.workers:
+        command += ["--workers", str(args.workers)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+    try:
+        wait_ready(port)
+        load_before = os.getloadavg()
+        asyncio.run(
+            drive(
+                port, info["key"], info["customers"], rate=50, duration=args.warmup / 50,
+                limit=args.limit,
+            )
+        )  # fmt: skip
+        result = asyncio.run(
+            drive(
+                port,
+                info["key"],
+                info["customers"],
+                rate=args.rate,
+                duration=args.duration,
+                limit=args.limit,
+            )
+        )
+        master, workers = gunicorn_pids(server.pid)
+        worker_rss = [rss_kb(pid) for pid in workers]
+        result.update(
+            database=kind,
+            load_before=[round(x, 2) for x in load_before],
+            load_after=[round(x, 2) for x in os.getloadavg()],
+            workers=len(workers),
+            rss_master_mb=round(rss_kb(master or 0) / 1024, 1),
+            rss_workers_mb=[round(kb / 1024, 1) for kb in worker_rss],
+            rss_total_mb=round((rss_kb(master or 0) + sum(worker_rss)) / 1024, 1),
+            prepared={k: v for k, v in info.items() if k not in ("key", "customers")},
+            customers_cycled=len(info["customers"]),
+            limit=args.limit,
+        )
+        return result
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def write_results(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    payload = {
+        "benchmark": "recommendations_serving",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "target_p99_ms": TARGET_P99_MS,
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "results": results,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "recommendations_serving.json").write_text(json.dumps(payload, indent=2) + "\n")
+    m = payload["machine"]
+    lines = [
+        '# Serving latency of the "for you" endpoint',
+        "",
+        f"Measured {payload['measured_at']} by `python benchmarks/recommendations_serving.py` on "
+        f"{m['nproc']} cores ({m['cpu']}), {m['memory_gb']} GB, Python {m['python']}.",
+        "",
+        f"GET /api/v1/recommendations/customers/{{id}}?limit={args.limit}, open-loop at "
+        f"{args.rate:g} requests/s for {args.duration:g} s from a separate asyncio client "
+        "(a new connection per request), cycling through random Olist customers with orders; "
+        "`omnicrm serve` with its default gunicorn workers on the same machine. Latency from "
+        "the moment each request was due to the last byte of its answer. Target: p99 under "
+        f"{TARGET_P99_MS:g} ms.",
+        "",
+        "| database | requests | achieved req/s | errors | p50 ms | p90 ms | p99 ms | max ms "
+        "| workers | RSS total MB (per worker) | load before |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in results:
+        workers = ", ".join(f"{x:g}" for x in r["rss_workers_mb"])
+        lines.append(
+            f"| {r['database']} | {r['requests']} | {r['rate_achieved']} | {r['errors']} | "
+            f"{r['p50_ms']} | {r['p90_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['workers']} | "
+            f"{r['rss_total_mb']} ({workers}) | {' / '.join(map(str, r['load_before']))} |"
+        )
+    lines += ["", "What was served:", ""]
+    for r in results:
+        p = r["prepared"]
+        lines.append(
+            f"- {r['database']}: run {p.get('run')} ({p.get('algorithm')}), "
+            f"{p.get('personal_links')} personal links, {p.get('buyers')} customers with orders; "
+            f"import {p.get('import_seconds')} s, training {p.get('train_seconds')} s."
+        )
+    lines.append("")
+    (RESULTS / "recommendations_serving.md").write_text("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--limit", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=0, help="0: omnicrm serve's default")
+    parser.add_argument("--data-dir", default="", help="keep the prepared databases here")
+    parser.add_argument("--reuse", action="store_true", help="reuse a prepared database")
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--prepare-only", action="store_true", help="prepare the databases, measure nothing"
+    )
+    args = parser.parse_args()
+    random.seed(SEED)
+    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="omnicrm-serving-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for kind in [k.strip() for k in args.databases.split(",") if k.strip()]:
+        if args.prepare_only:
+            prepare(kind, data_dir, customers=args.customers, reuse=args.reuse)
+            continue
+        result = run_one(kind, data_dir, args)
+        print(json.dumps(result), flush=True)
+        results.append(result)
+    if results and not args.no_write:
+        write_results(results, args)
+
+
+if __name__ == "__main__":
+    main()
