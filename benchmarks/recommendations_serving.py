@@ -68,7 +68,7 @@ def machine() -> dict[str, Any]:
 
 
 def omnicrm(env: dict[str, str], *args: str, capture: bool = False) -> str:
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [sys.executable, "-m", "omnicrm", *args],
         env=env,
         check=True,
@@ -142,7 +142,7 @@ def prepare(kind: str, data_dir: Path, *, customers: int, reuse: bool) -> dict[s
     omnicrm(env, "recommendations", "train", "--no-progress")
     trained = time.perf_counter()
     snippet = PREPARE_SNIPPET % {"seed": SEED, "n": customers}
-    out = subprocess.run(  # noqa: S603
+    out = subprocess.run(
         [sys.executable, "-c", snippet], env=env, check=True, text=True, capture_output=True
     ).stdout
     info = json.loads(out.strip().splitlines()[-1])
@@ -228,7 +228,7 @@ async def drive(
     def pct(p: float) -> float | None:
         if not ok:
             return None
-        return round(ok[min(len(ok) - 1, int(round(p / 100 * len(ok))) - 1)], 2)
+        return round(ok[min(len(ok) - 1, round(p / 100 * len(ok)) - 1)], 2)
 
     return {
         "requests": total,
@@ -264,7 +264,7 @@ def run_one(kind: str, data_dir: Path, args: argparse.Namespace) -> dict[str, An
     command = [sys.executable, "-m", "omnicrm", "serve", "--no-background", "--port", str(port)]
     if args.workers:
         command += ["--workers", str(args.workers)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:
         wait_ready(port)
         load_before = os.getloadavg()
