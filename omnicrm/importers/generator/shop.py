@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.utils.translation import gettext as _
@@ -107,6 +108,8 @@ class DemoShopResult:
     seed: int
     files: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
+    # The purchase-rate multiplier used (1.0 unless a number of orders was asked for).
+    rate_scale: float = 1.0
 
 
 def customer_ref(index: int) -> str:
@@ -155,12 +158,23 @@ def _timestamps(seconds: np.ndarray, start: date, offsets: list[str]) -> list[st
 
 
 def _simulate(
-    rng: np.random.Generator, signup: np.ndarray, buyers: np.ndarray, days: int, start: date
+    rng: np.random.Generator,
+    signup: np.ndarray,
+    buyers: np.ndarray,
+    days: int,
+    start: date,
+    rate_scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Purchase days (fractional, local) per customer: (customer index, day) arrays."""
+    """Purchase days (fractional, local) per customer: (customer index, day) arrays.
+
+    ``rate_scale`` makes the shop busier while it stays a BG/NBD process: every purchase
+    rate is multiplied by it (the Gamma's alpha divided) and the dropout's Beta b is
+    multiplied by it too (mean dropout about divided), so customers buy more often *and*
+    stay longer, rather than buying in a burst and leaving. A scale of 1.0 leaves the draws
+    untouched."""
     count = len(signup)
-    rate = rng.gamma(R, 1 / ALPHA, count) / 365.0
-    dropout = rng.beta(A, B, count)
+    rate = rng.gamma(R, 1 / ALPHA, count) / 365.0 * rate_scale
+    dropout = rng.beta(A, B * rate_scale, count)
     day_index = np.arange(days)
     calendar = np.datetime64(start.isoformat(), "D") + day_index
     month = calendar.astype("datetime64[M]").astype(np.int64) % 12
@@ -254,6 +268,81 @@ class _Orders:
     payment: dict[str, np.ndarray]
 
 
+def _signups_and_buyers(
+    rng: np.random.Generator, customers: int, days: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's signup day (growing over the period) and whether they ever buy."""
+    growth = rng.random(customers)
+    signup = np.where(rng.random(customers) < 0.5, growth * days, np.sqrt(growth) * days)
+    signup[0] = min(10.0, days / 10)
+    buyers = rng.random(customers) < BUYER_SHARE
+    buyers[0] = False  # her orders are written by hand below
+    return signup, buyers
+
+
+# Customers simulated to find the rate scale that gives a requested number of orders.
+PILOT_CUSTOMERS = 40_000
+# A scale outside these bounds would no longer look like a shop (and rarely converges).
+SCALE_BOUNDS = (1 / 16, 256.0)
+
+
+def rate_scale_for(
+    *,
+    orders: int,
+    customers: int,
+    days: int,
+    start: date,
+    seed: int,
+    state: dict[str, Any] | None = None,
+) -> float:
+    """The scale of the purchase process (see `_simulate`) at which `customers` customers
+    place about `orders` orders.
+
+    Orders grow with the scale but not in proportion (the period is finite), so the scale
+    is found by bisection on a simulation repeated from the same seed at every step,
+    keeping the closest. With ``state`` (the generator's state just before the orders are
+    simulated) and at most PILOT_CUSTOMERS customers, that simulation is the shop's own, so
+    the count comes out close to the request; a larger shop is calibrated on a pilot of
+    PILOT_CUSTOMERS customers with its own seeded generator, close in proportion. Either
+    way the answer depends only on the arguments."""
+    pilot = customers if state is not None and customers <= PILOT_CUSTOMERS else PILOT_CUSTOMERS
+    wanted = max(orders - 3, 0) / customers  # the running example's 3 orders are fixed
+
+    seen: dict[float, float] = {}
+
+    def per_customer(scale: float) -> float:
+        if pilot == customers and state is not None:
+            rng = np.random.default_rng()
+            rng.bit_generator.state = state
+        else:
+            rng = np.random.default_rng([seed, 0x5CA1E])
+        signup, buyers = _signups_and_buyers(rng, pilot, days)
+        who, _when = _simulate(rng, signup, buyers, days, start, scale)
+        seen[scale] = len(who) / pilot
+        return seen[scale]
+
+    low, high = SCALE_BOUNDS
+    if per_customer(high) < wanted:
+        raise ValueError(
+            f"orders: {orders:,} orders from {customers:,} customers is more than the "
+            "generator's purchase process can reach; ask for fewer orders or more customers"
+        )
+    if per_customer(low) > wanted:
+        raise ValueError(
+            f"orders: {orders:,} orders from {customers:,} customers is too few; "
+            "ask for more orders or fewer customers"
+        )
+    for _step in range(14):  # geometric bisection: the scale to within about 0.1%
+        middle = float(np.sqrt(low * high))
+        if per_customer(middle) < wanted:
+            low = middle
+        else:
+            high = middle
+    # A different scale shifts every later draw, so the count is a noisy function of the
+    # scale: keep the scale whose simulation came closest.
+    return min(seen, key=lambda scale: (abs(seen[scale] - wanted), scale))
+
+
 def _make_orders(
     rng: np.random.Generator,
     catalog: list[Item],
@@ -261,14 +350,11 @@ def _make_orders(
     days: int,
     start: date,
     money: _Money,
+    rate_scale: float = 1.0,
 ) -> tuple[_Orders, np.ndarray]:
     """The orders of every customer, and each customer's signup day."""
-    growth = rng.random(customers)
-    signup = np.where(rng.random(customers) < 0.5, growth * days, np.sqrt(growth) * days)
-    signup[0] = min(10.0, days / 10)
-    buyers = rng.random(customers) < BUYER_SHARE
-    buyers[0] = False  # her orders are written by hand below
-    who, when = _simulate(rng, signup, buyers, days, start)
+    signup, buyers = _signups_and_buyers(rng, customers, days)
+    who, when = _simulate(rng, signup, buyers, days, start, rate_scale)
     # The running example: Đặng Lưu Hà bought Arabica, 10 packs in 3 orders.
     story_days = np.array([0.25, 0.5, 0.75]) * days
     who = np.concatenate([who, np.zeros(3, dtype=np.int64)])
@@ -416,12 +502,19 @@ def demo_shop_generate(
     start: date = DEFAULT_START,
     end: date = DEFAULT_END,
     currency: str = "USD",
+    orders: int | None = None,
     progress: bool = True,
 ) -> DemoShopResult:
     """Write a synthetic shop (customers.csv, products.csv, orders.csv) in the generic CSV
-    format; the same arguments always give the same files (see docs/importing.md)."""
+    format; the same arguments always give the same files (see docs/importing.md).
+
+    ``orders`` asks for about that many orders in total (within a few percent): the
+    purchase rates are scaled to reach it (`rate_scale_for`); without it the shop has its
+    natural volume, about 1.3 orders per customer."""
     if customers < 1:
         raise ValueError("customers must be 1 or more")
+    if orders is not None and orders < 1:
+        raise ValueError("orders must be 1 or more")
     if end <= start:
         raise ValueError("end must be after start")
     if products is not None and products < 1:
@@ -440,7 +533,17 @@ def demo_shop_generate(
         bar.update(1)
         catalog = make_catalog(rng, product_count)
         bar.update(1)
-        orders, signup = _make_orders(rng, catalog, customers, days, start, money)
+        rate_scale = 1.0
+        if orders is not None:
+            rate_scale = rate_scale_for(
+                orders=orders,
+                customers=customers,
+                days=days,
+                start=start,
+                seed=seed,
+                state=rng.bit_generator.state,
+            )
+        made, signup = _make_orders(rng, catalog, customers, days, start, money, rate_scale)
         bar.update(1)
     files = {
         "customers": directory / "customers.csv",
@@ -449,17 +552,18 @@ def demo_shop_generate(
     }
     _write_customers(files["customers"], people, signup, start, rng)
     _write_products(files["products"], catalog, money, rng)
-    _write_orders(files["orders"], orders, people, catalog, money, start, progress)
+    _write_orders(files["orders"], made, people, catalog, money, start, progress)
     return DemoShopResult(
         directory=directory,
         customers=customers,
-        buyers=len(np.unique(orders.customer)),
+        buyers=len(np.unique(made.customer)),
         products=len(catalog),
-        orders=len(orders.customer),
-        order_lines=len(orders.product),
+        orders=len(made.customer),
+        order_lines=len(made.product),
         seed=seed,
         files=files,
         seconds=time.perf_counter() - started,
+        rate_scale=rate_scale,
     )
 
 
@@ -514,28 +618,13 @@ def _write_orders(
     start: date,
     progress: bool,
 ) -> None:
-    customer = orders.customer.tolist()
-    offsets = [people.offsets[c] for c in customer]
-    stamps = {name: _timestamps(values, start, offsets) for name, values in orders.stamps.items()}
-    pay = {name: values.tolist() for name, values in orders.payment.items()}
-    channel = orders.channel.tolist()
-    discount = orders.discount.tolist()
-    total = orders.total.tolist()
-    status = orders.status.tolist()
-    order_text = [
-        (
-            order_ref(i), customer_ref(c), people.emails[c], stamps["placed"][i], status[i],
-            CHANNELS[channel[i]], money.currency, money.text(discount[i]) if discount[i] else "",
-            stamps["confirmed"][i], stamps["shipped"][i], stamps["delivered"][i],
-            stamps["canceled"][i], f"TRK{i + 1:010d}" if stamps["shipped"][i] else "",
-            pay["method"][i], money.text(total[i]), pay["installments"][i], pay["token"][i],
-            pay["brand"][i], pay["last4"][i],
-        )
-        for i, c in enumerate(customer)
-    ]  # fmt: skip
+    # Written a block of orders at a time: the text of every order at once would take
+    # gigabytes at millions of orders. Lines are sorted by order, so a block of orders
+    # is a contiguous block of lines.
     skus = [item.sku for item in catalog]
     lines = len(orders.line_order)
-    chunk = 100_000
+    block = 100_000
+    line_starts = np.searchsorted(orders.line_order, np.arange(0, len(orders.customer), block))
     with (
         path.open("w", encoding="utf-8", newline="") as handle,
         tqdm(
@@ -544,8 +633,11 @@ def _write_orders(
     ):
         writer = csv.writer(handle)
         writer.writerow(ORDER_HEADER)
-        for begin in range(0, lines, chunk):
-            stop = min(begin + chunk, lines)
+        for number, first in enumerate(range(0, len(orders.customer), block)):
+            last = min(first + block, len(orders.customer))
+            order_text = _order_text(orders, people, money, start, first, last)
+            begin = int(line_starts[number])
+            stop = int(line_starts[number + 1]) if number + 1 < len(line_starts) else lines
             part = zip(
                 orders.line_order[begin:stop].tolist(),
                 orders.product[begin:stop].tolist(),
@@ -555,6 +647,36 @@ def _write_orders(
                 strict=True,
             )
             writer.writerows(
-                (*order_text[o], skus[p], q, money.text(u), money.text(s)) for o, p, q, u, s in part
+                (*order_text[o - first], skus[p], q, money.text(u), money.text(s))
+                for o, p, q, u, s in part
             )
             bar.update(stop - begin)
+
+
+def _order_text(
+    orders: _Orders, people: People, money: _Money, start: date, first: int, last: int
+) -> list[tuple[object, ...]]:
+    """The order columns of orders first..last-1, as written on each of their lines."""
+    customer = orders.customer[first:last].tolist()
+    offsets = [people.offsets[c] for c in customer]
+    stamps = {
+        name: _timestamps(values[first:last], start, offsets)
+        for name, values in orders.stamps.items()
+    }
+    pay = {name: values[first:last].tolist() for name, values in orders.payment.items()}
+    channel = orders.channel[first:last].tolist()
+    discount = orders.discount[first:last].tolist()
+    total = orders.total[first:last].tolist()
+    status = orders.status[first:last].tolist()
+    return [
+        (
+            order_ref(i + first), customer_ref(c), people.emails[c], stamps["placed"][i],
+            status[i], CHANNELS[channel[i]], money.currency,
+            money.text(discount[i]) if discount[i] else "", stamps["confirmed"][i],
+            stamps["shipped"][i], stamps["delivered"][i], stamps["canceled"][i],
+            f"TRK{i + first + 1:010d}" if stamps["shipped"][i] else "", pay["method"][i],
+            money.text(total[i]), pay["installments"][i], pay["token"][i], pay["brand"][i],
+            pay["last4"][i],
+        )
+        for i, c in enumerate(customer)
+    ]  # fmt: skip

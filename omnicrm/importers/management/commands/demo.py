@@ -60,6 +60,13 @@ class Command(BaseCommand):
         )
         generate.add_argument("--currency", default="USD", choices=sorted(RATES))
         generate.add_argument(
+            "--orders",
+            type=_positive,
+            metavar="N",
+            help="About N orders in total: purchase rates are scaled to reach it "
+            "(default: the natural volume, about 1.3 orders per customer).",
+        )
+        generate.add_argument(
             "--no-progress", action="store_true", help="Do not draw progress bars."
         )
 
@@ -73,6 +80,7 @@ class Command(BaseCommand):
                 start=options["start"],
                 end=options["end"],
                 currency=options["currency"],
+                orders=options["orders"],
                 progress=not options["no_progress"],
             )
         except ValueError as exc:
