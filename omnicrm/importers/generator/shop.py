@@ -15,6 +15,7 @@ import csv
 import json
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -293,7 +294,7 @@ def rate_scale_for(
     days: int,
     start: date,
     seed: int,
-    state: dict[str, Any] | None = None,
+    state: Mapping[str, Any] | None = None,
 ) -> float:
     """The scale of the purchase process (see `_simulate`) at which `customers` customers
     place about `orders` orders.
