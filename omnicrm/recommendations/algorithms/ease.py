@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
 import scipy.sparse as sp
 
 from omnicrm.recommendations.algorithms._topk import topk_dense_rows
@@ -49,14 +50,36 @@ def _ease_dense(G: np.ndarray, l2: float) -> np.ndarray:
     """Dense B from a Gram matrix (G is not modified)."""
     A = G.copy()
     A[np.diag_indices_from(A)] += l2
-    # Cholesky inverse: A is symmetric positive definite for l2 > 0; in place to save memory.
-    c, lower = scipy.linalg.cho_factor(A, lower=True, overwrite_a=True, check_finite=False)
-    P = scipy.linalg.cho_solve((c, lower), np.eye(A.shape[0], dtype=A.dtype), check_finite=False)
+    # Cholesky factor then inverse from it (LAPACK potrf + potri, in place): A is symmetric
+    # positive definite for l2 > 0, and this is about 3x cheaper than a general inverse.
+    potrf, potri = scipy.linalg.lapack.get_lapack_funcs(("potrf", "potri"), (A,))
+    c, info = potrf(A, lower=True, overwrite_a=True, clean=False)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"Cholesky factorization failed (info={info})")
+    P, info = potri(c, lower=True, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"Inverse from the Cholesky factor failed (info={info})")
+    _mirror_lower(P)
     del c, A
     diag = np.diag(P).copy()
     P /= -diag[np.newaxis, :]
     np.fill_diagonal(P, 0.0)
     return P
+
+
+def _mirror_lower(P: np.ndarray, block: int = 2048) -> None:
+    """Copy the lower triangle onto the upper one in place, a band of rows at a time.
+
+    potri only fills the lower triangle; doing the copy in bands keeps the extra memory to
+    block x items instead of whole-matrix temporaries (items² floats each).
+    """
+    n = P.shape[0]
+    for start in range(0, n, block):
+        end = min(start + block, n)
+        square = P[start:end, start:end]
+        P[start:end, start:end] = np.tril(square) + np.tril(square, -1).T
+        if end < n:
+            P[start:end, end:] = P[end:, start:end].T
 
 
 def ease_weights(
