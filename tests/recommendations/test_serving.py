@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from omnicrm.core.errors import NotFound
+from omnicrm.events.models import Event, Source
 from omnicrm.recommendations.feedback import feedback_set
 from omnicrm.recommendations.models import FeedbackKind
 from omnicrm.recommendations.serving import (
@@ -278,3 +279,49 @@ def test_for_you_query_count_is_pinned(shop):
         recommend_for_customer(customer=shop.ha, filters=Filters(limit=10), now=NOW)
     # The customer's signals and feedback in one statement; then the shown products.
     assert len(queries) == 2, [q["sql"] for q in queries]
+
+
+def test_anonymous_views_not_yet_tied_to_a_profile_score_with_similar_links(shop):
+    source = Source.objects.create(name="Web", channel="web", prefix="pk_c2", key_hash="0" * 64)
+    Event.objects.create(
+        source=source,
+        message_id="m-anon-1",
+        type="track",
+        event="Product Viewed",
+        anonymous_id="visitor-9",
+        channel="web",
+        properties={"product_id": shop.beans.public_id},
+        timestamp=NOW - timedelta(hours=1),
+        received_at=NOW - timedelta(hours=1),
+    )
+    result = recommend_for_anonymous(anonymous_id="visitor-9", filters=Filters(limit=3), now=NOW)
+
+    assert result.customer is None
+    # Beans viewed an hour ago (0.1) x similar links: grinder 0.07, filters 0.03; then the
+    # trending list.
+    assert titles(result) == ["Burr Grinder", "Paper Filters", "Gooseneck Kettle"]
+    assert result.items[0].score == pytest.approx(0.07 * 0.5 ** (1 / 24 / 180), abs=1e-6)
+    assert result.items[0].reason_kind == "viewed"
+    assert result.items[0].reason_text == "Because you viewed Arabica Beans 1kg"
+    assert result.items[2].reason_kind == "trending"
+
+
+def test_why_not_names_feedback_and_the_top_list(shop):
+    feedback_set(
+        customer_id=shop.ha.public_id,
+        product_id=shop.mug.public_id,
+        kind=FeedbackKind.NOT_INTERESTED,
+    )
+    with pytest.raises(NotFound) as refused:
+        recommendation_why(
+            customer=shop.ha, product_pk=shop.mug.pk, product_id=shop.mug.public_id, now=NOW
+        )
+    assert refused.value.extra == {"why_not": "not_interested"}
+
+    stranger = CustomerFactory(country="", language="")
+    with pytest.raises(NotFound) as absent:
+        recommendation_why(
+            customer=stranger, product_pk=shop.filters.pk, product_id=shop.filters.public_id,
+            now=NOW,
+        )  # fmt: skip
+    assert absent.value.extra == {"why_not": "not_in_top"}
