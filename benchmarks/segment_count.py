@@ -1,15 +1,18 @@
 """Segment count over 1M customers / 5M orders, on PostgreSQL and on SQLite.
 
     python benchmarks/segment_count.py                       # both databases, full size
-    python benchmarks/segment_count.py --customers 100000 --orders 500000 --no-write
+    python benchmarks/segment_count.py --customers 20000 --orders 100000 --no-write
 
-The data is generated inside the database by one INSERT ... SELECT per table over a row
-number (generate_series on PostgreSQL, a recursive CTE on SQLite), every attribute a
-deterministic hash of the row number, so both databases hold exactly the same shop and
-must give the same counts (checked). Shop: 20 categories (one of them "arabica"), 200
-products, customers in 5 countries, orders over two years (92% delivered, 5% canceled, 3%
-confirmed) from 700,000 of the customers with a loyal core, one line each, and a
-CustomerMetrics row per customer with p_alive spread over [0, 1).
+The shop is made by the product itself (benchmarks/shop_data.py): `omnicrm demo generate
+--customers N --orders M --seed 2026` writes the CSV files, `omnicrm import csv` loads them
+into a template database per engine (built once, cached; import times reported, not
+measured). This benchmark works on its own copy of the template, on which it runs one full
+`analytics_refresh` as of 2026-01-01 (the day after the generated period) so the rules can
+use p_alive; the copy is kept and reused by later runs (``--rebuild`` makes it again).
+
+Both databases hold the same imported shop, so the rules on orders and profiles must give
+the same counts (checked). Rules on predictions (p_alive) come from a model fitted in each
+database; they are compared too, and a difference is reported rather than hidden.
 
 Timed: the count preview (`rules_compile(...).queryset().count()`, what the console's live
 count runs) of a realistic multi-condition segment and of a few simpler ones, each
@@ -25,28 +28,31 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import shop_data  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results"
-PG_URL = os.environ.get(
-    "SEGMENT_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/omnicrm_segbench"
-)
-P = 2147483647  # a prime below 2**31: products of two residues fit in 64 bits
+ARABICA_CAU_DAT = ["CF-ARA-CD-250", "CF-ARA-CD-500", "CF-ARA-CD-1K"]
 
 REALISTIC = {
     "any": [
         {
             "all": [
-                {"field": "bought_category", "op": "eq", "value": "arabica", "within_days": 90},
+                {
+                    "field": "bought_category",
+                    "op": "eq",
+                    "value": "coffee-beans",
+                    "within_days": 90,
+                },
                 {"field": "order_count", "op": "gte", "value": 2},
                 {"field": "country", "op": "eq", "value": "VN"},
             ]
@@ -55,190 +61,68 @@ REALISTIC = {
     ]
 }
 SEGMENTS: dict[str, dict[str, Any]] = {
-    "realistic: (bought arabica in 90 days AND order_count >= 2 AND country = VN) "
+    "realistic: (bought coffee beans in 90 days AND order_count >= 2 AND country = VN) "
     "OR p_alive > 0.7": REALISTIC,
     "country = VN": {"all": [{"field": "country", "op": "eq", "value": "VN"}]},
     "no order in the last 90 days (order_count in 90 days = 0)": {
         "all": [{"field": "order_count", "op": "eq", "value": 0, "within_days": 90}]
     },
-    "total_spent >= 500 AND last order more than 180 days ago": {
+    "total_spent >= 300 AND last order more than 180 days ago": {
         "all": [
-            {"field": "total_spent", "op": "gte", "value": 500},
+            {"field": "total_spent", "op": "gte", "value": 300},
             {"field": "last_order_at", "op": "not_within_last_days", "value": 180},
         ]
     },
-    "bought arabica at least 3 times AND p_alive > 0.5": {
+    "bought Arabica Cầu Đất (3 SKUs) at least 3 times AND p_alive > 0.5": {
         "all": [
-            {"field": "bought_category", "op": "eq", "value": "arabica", "min_times": 3},
+            {"field": "bought_product", "op": "in", "value": ARABICA_CAU_DAT, "min_times": 3},
             {"field": "p_alive", "op": "gt", "value": 0.5},
         ]
     },
+    "email consent granted AND bought filters or brewing equipment in 180 days": {
+        "all": [
+            {"field": "consent_email", "op": "eq", "value": "granted"},
+            {
+                "field": "bought_category",
+                "op": "in",
+                "value": ["filters-accessories", "brewing-equipment"],
+                "within_days": 180,
+            },
+        ]
+    },
 }
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as f:
-        mem_kb = next(int(line.split()[1]) for line in f if line.startswith("MemTotal"))
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "memory_gib": round(mem_kb / 1024 / 1024, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
+# Whose members depend on a model fitted separately in each database.
+USES_PREDICTIONS = {label for label, rules in SEGMENTS.items() if "p_alive" in json.dumps(rules)}
 
 
 def loadavg() -> list[float]:
-    return [round(v, 2) for v in os.getloadavg()]
+    return shop_data.loadavg()
 
 
-# ------------------------------------------------------------------ data (inside a worker)
+# ------------------------------------------------------------------ worker (a fresh process)
 
 
-def _mix(expr: str, k: int) -> str:
-    """A deterministic pseudo-random residue in [0, P) of the integer ``expr``; ``k``
-    picks one of several independent-looking streams."""
-    a, b, c, d = 48271 + 7919 * k, 11 + 131 * k, 69621 + 104729 * k, 7 + 17 * k
-    return f"((({expr} * {a} + {b}) %% {P}) * (({expr} * {c} + {d}) %% {P}) %% {P})"
+def prepare(args: argparse.Namespace) -> dict[str, Any]:
+    """Predictions for every customer (the rules on p_alive read them), then statistics."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnicrm.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
 
+    django.setup()
+    from django.db import connection
 
-def _rows(vendor: str, n: int) -> str:
-    if vendor == "postgresql":
-        return f"generate_series(1::bigint, {n}) AS s(i)"
-    return (
-        "(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s "  # noqa: S608
-        f"WHERE i < {n}) SELECT i FROM s) AS s"
-    )
+    from omnicrm.analytics.services import analytics_refresh
 
-
-def _ago(vendor: str, seconds: str) -> str:
-    """The anchor time (parameter %s) minus ``seconds``, as the column type wants it."""
-    if vendor == "postgresql":
-        return f"(%s::timestamptz - make_interval(secs => {seconds}))"
-    return f"datetime(%s, '-' || ({seconds}) || ' seconds')"
-
-
-def _columns(model: Any) -> dict[str, Any]:
-    return {f.column: f for f in model._meta.concrete_fields}
-
-
-def generate(*, customers: int, orders: int, anchor: datetime, log: Any) -> None:
-    from django.db import connection, transaction
-
-    from omnicrm.analytics.models import CustomerMetrics
-    from omnicrm.catalog.models import Category, Product
-    from omnicrm.customers.models import Customer
-    from omnicrm.orders.models import Order, OrderLine
-
-    vendor = connection.vendor
-    at = anchor.strftime("%Y-%m-%d %H:%M:%S") if vendor == "sqlite" else anchor
-    two_years = 730 * 86400
-    loyal = min(100_000, customers // 10)
-    buyers = min(700_000, customers * 7 // 10)
-    with transaction.atomic(), connection.cursor() as cursor:
-        for model in (OrderLine, Order, CustomerMetrics, Product, Category, Customer):
-            cursor.execute(f"DELETE FROM {model._meta.db_table}", [])  # noqa: S608
-        Category.objects.bulk_create(
-            [
-                Category(pk=k + 1, slug="arabica" if k == 0 else f"cat-{k}", name=f"C{k}")
-                for k in range(20)
-            ]
-        )
-        Product.objects.bulk_create(
-            [
-                Product(
-                    pk=p + 1,
-                    sku=f"BENCH-{p + 1}",
-                    title=f"P{p + 1}",
-                    category_id=p % 20 + 1,
-                    price=10,
-                    currency="USD",
-                )
-                for p in range(200)
-            ]
-        )
-        started = time.perf_counter()
-        country = _mix("i", 1)
-        cursor.execute(
-            f"""INSERT INTO {Customer._meta.db_table}
-            (id, public_id, name, email, phone, language, timezone, country, city,
-             first_seen_at, last_seen_at, created_at, updated_at)
-            SELECT i, 'cus_bench' || i, 'Customer ' || i, 'c' || i || '@bench.example', '',
-              'vi', '',
-              CASE WHEN {country} %% 100 < 40 THEN 'VN' WHEN {country} %% 100 < 60 THEN 'US'
-                   WHEN {country} %% 100 < 75 THEN 'CN' WHEN {country} %% 100 < 85 THEN 'SG'
-                   ELSE 'TH' END,
-              'City ' || ({_mix("i", 2)} %% 50), NULL, NULL,
-              {_ago(vendor, f"{_mix('i', 3)} %% {two_years}")},
-              {_ago(vendor, "0")}
-            FROM {_rows(vendor, customers)}""",  # noqa: S608
-            [at, at],
-        )
-        log(f"customers: {customers:,} in {time.perf_counter() - started:.1f} s")
-        started = time.perf_counter()
-        pick = _mix("i", 4)
-        status = _mix("i", 5)
-        total = f"(5 + {_mix('i', 6)} %% 200)"
-        cursor.execute(
-            f"""INSERT INTO {Order._meta.db_table}
-            (id, public_id, external_id, customer_id, channel, status, placed_at, tracking_number,
-             currency, subtotal, shipping_total, discount_total, total, created_at, updated_at)
-            SELECT i, 'ord_bench' || i, NULL,
-              CASE WHEN {pick} %% 2 = 0 THEN 1 + {_mix("i", 7)} %% {loyal}
-                   ELSE {loyal + 1} + {_mix("i", 7)} %% {buyers - loyal} END,
-              'web',
-              CASE WHEN {status} %% 100 < 92 THEN 'delivered' WHEN {status} %% 100 < 97
-                   THEN 'canceled' ELSE 'confirmed' END,
-              {_ago(vendor, f"{_mix('i', 8)} %% {two_years}")}, '', 'USD',
-              {total}, 0, 0, {total}, {_ago(vendor, "0")}, {_ago(vendor, "0")}
-            FROM {_rows(vendor, orders)}""",  # noqa: S608
-            [at, at, at],
-        )
-        log(f"orders: {orders:,} in {time.perf_counter() - started:.1f} s")
-        started = time.perf_counter()
-        product = f"(1 + {_mix('i', 9)} %% 200)"
-        cursor.execute(
-            f"""INSERT INTO {OrderLine._meta.db_table}
-            (id, order_id, line_number, product_id, sku, title, quantity, unit_price, shipping,
-             total, seller_ref)
-            SELECT i, i, 1, {product}, 'BENCH-' || {product}, '', 1, {total}, 0, {total}, ''
-            FROM {_rows(vendor, orders)}""",  # noqa: S608
-            [],
-        )
-        log(f"order lines: {orders:,} in {time.perf_counter() - started:.1f} s")
-        started = time.perf_counter()
-        cursor.execute(
-            f"""INSERT INTO {CustomerMetrics._meta.db_table}
-            (customer_id, order_count, revenue, currency, rfm_score, rfm_segment,
-             expected_purchases_30d, p_alive, churn_risk, model, computed_at,
-             category_affinity, seasonality)
-            SELECT i, 0, 0, 'USD', '', '', 0.0, ({_mix("i", 10)} %% 1000) / 1000.0, '', 'bgnbd',
-              {_ago(vendor, "0")}, '{{}}', '[]'
-            FROM {_rows(vendor, customers)}""",  # noqa: S608
-            [at],
-        )
-        log(f"metrics: {customers:,} in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
+    report = analytics_refresh(as_of=shop_data.AS_OF, trigger="benchmark")
+    refresh = time.perf_counter() - started
     with connection.cursor() as cursor:
-        if vendor == "postgresql":
-            # Rows were inserted with explicit ids: move the sequences past them.
-            for model in (Customer, Order, OrderLine, Product, Category):
-                table, pk = model._meta.db_table, model._meta.pk.column
-                cursor.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', '{pk}'), "  # noqa: S608
-                    f"(SELECT MAX({pk}) FROM {table}))",
-                    [],
-                )
-            cursor.execute("VACUUM ANALYZE", [])
-        else:
-            cursor.execute("ANALYZE", [])
-    log(f"analyze: {time.perf_counter() - started:.1f} s")
+        cursor.execute("ANALYZE", [])
+    return {
+        "refresh_s": round(refresh, 1),
+        "model": report.model,
+        "metrics_rows": report.metrics_rows,
+    }
 
 
 def _timed(fn: Any, repeats: int) -> tuple[list[float], Any]:
@@ -256,11 +140,10 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.db import connection
 
     from omnicrm.customers.models import Customer
-    from omnicrm.orders.models import Order
+    from omnicrm.orders.models import Order, OrderLine
     from omnicrm.segments import services
     from omnicrm.segments.models import Segment
     from omnicrm.segments.rules import rules_compile, segment_query_settings
@@ -268,17 +151,12 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     def log(message: str) -> None:
         print(f"[{connection.vendor}] {message}", file=sys.stderr, flush=True)
 
-    call_command("migrate", verbosity=0)
     anchor = datetime.fromisoformat(args.anchor)
-    have = (Customer.objects.count(), Order.objects.count())
-    if have != (args.customers, args.orders) or args.regenerate:
-        generate(customers=args.customers, orders=args.orders, anchor=anchor, log=log)
-    else:
-        log("data already there: reusing it")
     result: dict[str, Any] = {
         "vendor": connection.vendor,
         "customers": Customer.objects.count(),
         "orders": Order.objects.count(),
+        "order_lines": OrderLine.objects.count(),
         "load_average_at_start": loadavg(),
         "counts": {},
     }
@@ -289,7 +167,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         else:
             cursor.execute("SELECT sqlite_version()")
             result["server_version"] = cursor.fetchone()[0]
-    # "Now" is the anchor the data was generated at, so both databases see the same windows.
+    # "Now" is the day after the generated period, the same in both databases.
     for label, rules in SEGMENTS.items():
         compiled = rules_compile(rules, now=anchor)
         times, count = _timed(compiled.count, args.repeats)
@@ -341,47 +219,55 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
 # ------------------------------------------------------------------ driver
 
 
-def run_one(vendor: str, args: argparse.Namespace, anchor: datetime) -> dict[str, Any]:
-    env = dict(os.environ)
-    if vendor == "postgresql":
-        env["DATABASE_URL"] = PG_URL
-        base, name = PG_URL.rsplit("/", 1)
-        import psycopg
-
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-            if not exists:
-                conn.execute(f'CREATE DATABASE "{name}"')
-    else:
-        env.pop("DATABASE_URL", None)
-        env["OMNICRM_DATA_DIR"] = args.sqlite_dir
-    env.setdefault("OMNICRM_DATA_DIR", tempfile.mkdtemp(prefix="segbench-"))
-    command = [
-        sys.executable,
-        __file__,
-        "--worker",
-        "--customers",
-        str(args.customers),
-        "--orders",
-        str(args.orders),
-        "--repeats",
-        str(args.repeats),
-        "--anchor",
-        anchor.isoformat(),
-    ] + (["--regenerate"] if args.regenerate else [])
-    started = time.perf_counter()
+def _worker(env: dict[str, str], *extra: str) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--worker", *extra]
     output = subprocess.run(
         command, env=env, check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL
     )
     sys.stderr.write(output.stderr)
     output.check_returncode()
-    result = json.loads(output.stdout.strip().splitlines()[-1])
-    result["wall_s"] = round(time.perf_counter() - started, 1)
+    result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
     return result
+
+
+def run_one(vendor: str, args: argparse.Namespace, anchor: datetime) -> dict[str, Any]:
+    shop = shop_data.Shop(args.customers, args.orders, args.seed)
+
+    def log(message: str) -> None:
+        print(f"[{vendor}] {message}", file=sys.stderr, flush=True)
+
+    template = shop_data.template(vendor, shop, log)
+    # The working copy with its predictions is kept between runs; its manifest says it is
+    # complete (a copy whose refresh did not finish is made again).
+    manifest_path = shop_data.CACHE / f"segments_{vendor}_{shop.label}.json"
+    env = None if args.rebuild else shop_data.existing_copy(vendor, shop, "segments")
+    prepared = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+    if env is None or prepared is None:
+        manifest_path.unlink(missing_ok=True)
+        env, copy_s = shop_data.working_copy(vendor, shop, "segments", log)
+        log("analytics refresh (preparation, not measured)")
+        prepared = {"copy_s": round(copy_s, 1), **_worker(env, "--prepare")}
+        prepared["at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        manifest_path.write_text(json.dumps(prepared, indent=2) + "\n")
+        log(f"prepared: {prepared}")
+    if args.prepare_only:
+        return {"vendor": vendor, "template": template, "prepared": prepared}
+    started = time.perf_counter()
+    result = _worker(env, "--repeats", str(args.repeats), "--anchor", anchor.isoformat())
+    result["wall_s"] = round(time.perf_counter() - started, 1)
+    result["template"] = template
+    result["prepared"] = prepared
+    return result
+
+
+def _load(values: list[float]) -> str:
+    return ", ".join(map(str, values))
 
 
 def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
+    results = report["results"]
+    data = results[0]["template"]["data"]
     lines = [
         "# Segment count: 1M customers / 5M orders",
         "",
@@ -389,23 +275,51 @@ def markdown(report: dict[str, Any]) -> str:
         f"{m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}; "
         "a shared machine (other jobs ran beside this one: see the load averages).",
         "",
+        "Data: the product's own generator and importer (benchmarks/shop_data.py): "
+        f"`{data['command'].replace(' --no-progress', '').split(' --out')[0]}` wrote "
+        f"{data['customers']:,} customers ({data['buyers']:,} of them buyers), "
+        f"{data['products']:,} products and {data['orders']:,} orders with "
+        f"{data['order_lines']:,} order lines in {data['generate_seconds']} s; "
+        "`omnicrm import csv` loaded them into each database with zero rejected rows. "
+        "Then one `analytics_refresh` as of "
+        f"{report['anchor'][:10]} stored every customer's predictions (p_alive). "
+        '"Now" for every rule is that same moment, the day after the generated period.',
+        "",
         "Timed is the live count of the console's builder: one SQL query "
         "(`rules_compile(rules).count()`, on PostgreSQL with the session settings of "
-        "`omnicrm.segments.rules.PG_SETTINGS`); the same generated data in both databases. "
-        "Identical counts in every database: "
-        f"**{'yes' if report.get('same_counts_in_every_database') else 'NO'}**. "
+        "`omnicrm.segments.rules.PG_SETTINGS`). Identical counts in every database for the "
+        "rules on orders and profiles: "
+        f"**{'yes' if report.get('same_counts_without_predictions') else 'NO'}**; for the "
+        "rules that read p_alive (fitted separately in each database): "
+        f"**{'yes' if report.get('same_counts_with_predictions') else 'no'}**. "
         "Indexes: those of the models, including the partial covering indexes "
         "`order_revenue_by_customer` and `order_revenue_by_time` (orders migration 0002).",
         "",
+        "Loading (not measured, for scale):",
+        "",
+        "| database | import customers | products | orders | analyze | size | "
+        "copy for this run | analytics refresh |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for result in report["results"]:
+    for result in results:
+        seconds = result["template"]["import_seconds"]
+        prepared = result["prepared"]
+        lines.append(
+            f"| {result['vendor']} | {seconds['customers']} s | {seconds['products']} s "
+            f"| {seconds['orders']} s "
+            f"| {seconds.get('vacuum_analyze', seconds.get('analyze', 0))} s "
+            f"| {result['template']['bytes'] / 2**30:.1f} GiB | {prepared['copy_s']} s "
+            f"| {prepared['refresh_s']} s |"
+        )
+    lines.append("")
+    for result in results:
         lines += [
             f"## {result['vendor']} {result['server_version']}",
             "",
-            f"{result['customers']:,} customers, {result['orders']:,} orders "
-            f"(and as many order lines), a metrics row per customer. Load average at start "
-            f"{', '.join(map(str, result['load_average_at_start']))}, at end "
-            f"{', '.join(map(str, result['load_average_at_end']))}.",
+            f"{result['customers']:,} customers, {result['orders']:,} orders, "
+            f"{result['order_lines']:,} order lines, a metrics row per customer. Load average "
+            f"at start {_load(result['load_average_at_start'])}, at end "
+            f"{_load(result['load_average_at_end'])}.",
             "",
             "| segment | members | median | best | runs |",
             "|---|---|---|---|---|",
@@ -435,6 +349,8 @@ def markdown(report: dict[str, Any]) -> str:
                 "```",
                 "",
             ]
+    for note in report.get("notes", []):
+        lines += [note, ""]
     return "\n".join(lines)
 
 
@@ -442,12 +358,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--orders", type=int, default=5_000_000)
+    parser.add_argument("--seed", type=int, default=shop_data.SEED)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--databases", default="postgresql,sqlite")
-    parser.add_argument("--sqlite-dir", default=str(Path(tempfile.gettempdir()) / "segbench"))
-    parser.add_argument("--regenerate", action="store_true", help="Rebuild the data.")
+    parser.add_argument(
+        "--rebuild", action="store_true", help="Copy the template and refresh it again."
+    )
+    parser.add_argument(
+        "--prepare-only", action="store_true", help="Build the databases, measure nothing."
+    )
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--anchor", default="", help=argparse.SUPPRESS)
     parser.add_argument(
         "--render", action="store_true", help="Only rewrite the .md from the saved .json."
@@ -458,32 +380,43 @@ def main() -> None:
         (RESULTS / "segment_count.md").write_text(markdown(saved) + "\n")
         return
     if args.worker:
-        print(json.dumps(worker(args)))
+        print(json.dumps(prepare(args) if args.prepare else worker(args)))
         return
-    Path(args.sqlite_dir).mkdir(parents=True, exist_ok=True)
-    # One anchor for both databases (whole seconds: SQLite's datetime() keeps no fraction).
-    anchor = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    anchor = shop_data.AS_OF
     report: dict[str, Any] = {
         "run_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
+        "machine": shop_data.machine(),
         "anchor": anchor.isoformat(),
         "results": [run_one(vendor, args, anchor) for vendor in args.databases.split(",")],
     }
+    if args.prepare_only:
+        print(json.dumps(report, indent=2))
+        return
     if not args.no_write:
         RESULTS.mkdir(parents=True, exist_ok=True)
         previous = RESULTS / "segment_count.json"
         if previous.exists() and len(report["results"]) < 2:
-            # A run on one database keeps the other database's last results beside it.
+            # A run on one database keeps the other database's last results beside it
+            # (when they were made from the same shop).
             ran = {r["vendor"] for r in report["results"]}
+            earlier = json.loads(previous.read_text())
             kept = [
-                r for r in json.loads(previous.read_text())["results"] if r["vendor"] not in ran
+                r
+                for r in earlier.get("results", [])
+                if r["vendor"] not in ran
+                and r.get("template", {}).get("data") == report["results"][0]["template"]["data"]
             ]
+            if kept:
+                report["run_at"] = f"{earlier['run_at']} and {report['run_at']}"
             report["results"] = kept + report["results"]
-        counts = [{k: v["count"] for k, v in r["counts"].items()} for r in report["results"]]
-        report["same_counts_in_every_database"] = all(c == counts[0] for c in counts)
-        if not report["same_counts_in_every_database"]:
-            print("the databases disagree on the counts!", counts, file=sys.stderr)
-        print(markdown(report))
+    counts = [{k: v["count"] for k, v in r["counts"].items()} for r in report["results"]]
+    plain = [{k: v for k, v in c.items() if k not in USES_PREDICTIONS} for c in counts]
+    report["same_counts_without_predictions"] = all(c == plain[0] for c in plain)
+    report["same_counts_with_predictions"] = all(c == counts[0] for c in counts)
+    if not report["same_counts_without_predictions"]:
+        print("the databases disagree on the counts!", counts, file=sys.stderr)
+    print(markdown(report))
+    if not args.no_write:
         (RESULTS / "segment_count.json").write_text(json.dumps(report, indent=2) + "\n")
         (RESULTS / "segment_count.md").write_text(markdown(report) + "\n")
 
