@@ -4,8 +4,11 @@ at a fixed rate from a separate process against `omnicrm serve`, on SQLite and P
     python benchmarks/recommendations_serving.py                   # full run, writes results
     python benchmarks/recommendations_serving.py --duration 10 --no-write --databases sqlite
 
-1. Prepare (once per database, reused when ``--reuse``): a fresh database, `omnicrm migrate`,
-   `omnicrm import olist` of the Olist sample (../shared/datasets/olist or OLIST_DIR),
+1. Prepare (once per database and data set, reused when ``--reuse``): a fresh database,
+   `omnicrm migrate`, then the data: "olist" = `omnicrm import olist` of the Olist sample
+   (../shared/datasets/olist or OLIST_DIR), where few buyers return, so most answers are the
+   cold-start fill; "generated" = `omnicrm demo generate` (20,000 customers, about 80,000
+   orders) imported with `omnicrm import csv`, where most answers are personal. Then
    `omnicrm recommendations train`, a read-only API key, and the ids of ``--customers``
    random customers with orders (the requests cycle through them, so the database caches
    are not one customer's).
@@ -47,6 +50,9 @@ PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "omnicrm_c2_bench"
 TARGET_P99_MS = 10.0
 SEED = 2026
+# The generated shop: more returning customers than Olist, so most answers are personal.
+GENERATED_CUSTOMERS = 20_000
+GENERATED_ORDERS = 80_000
 
 
 def machine() -> dict[str, Any]:
@@ -79,25 +85,27 @@ def omnicrm(env: dict[str, str], *args: str, capture: bool = False) -> str:
 
 
 def database_env(kind: str, data_dir: Path) -> dict[str, str]:
+    """The environment of one prepared database: SQLite in ``data_dir``, or the PostgreSQL
+    database named after the data set (the last part of ``data_dir``)."""
     env = dict(os.environ)
     env.pop("DATABASE_URL", None)
     env["OMNICRM_DATA_DIR"] = str(data_dir)
     env["DJANGO_SETTINGS_MODULE"] = "omnicrm.settings"
     if kind == "postgresql":
-        env["DATABASE_URL"] = f"{PG_SERVER}/{PG_DATABASE}"
+        env["DATABASE_URL"] = f"{PG_SERVER}/{PG_DATABASE}_{data_dir.name}"
     return env
 
 
-def pg_recreate() -> None:
+def pg_recreate(database: str) -> None:
     import psycopg
 
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
         connection.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-            [PG_DATABASE],
+            [database],
         )
-        connection.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}"')
-        connection.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+        connection.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        connection.execute(f'CREATE DATABASE "{database}"')
 
 
 PREPARE_SNIPPET = """
@@ -125,19 +133,36 @@ print(json.dumps({
 """
 
 
-def prepare(kind: str, data_dir: Path, *, customers: int, reuse: bool) -> dict[str, Any]:
-    env = database_env(kind, data_dir)
-    marker = data_dir / f"prepared-{kind}.json"
+def prepare(
+    kind: str, data_dir: Path, *, dataset: str, customers: int, reuse: bool
+) -> dict[str, Any]:
+    """A database of ``dataset`` ("olist" or "generated"), trained; reused from
+    ``data_dir`` when ``reuse`` and it was prepared before."""
+    env = database_env(kind, data_dir / dataset)
+    (data_dir / dataset).mkdir(parents=True, exist_ok=True)
+    marker = data_dir / f"prepared-{kind}-{dataset}.json"
     if reuse and marker.exists():
         return json.loads(marker.read_text())
     if kind == "postgresql":
-        pg_recreate()
+        pg_recreate(f"{PG_DATABASE}_{dataset}")
     else:
         for name in ("omnicrm.sqlite3", "omnicrm.sqlite3-wal", "omnicrm.sqlite3-shm"):
-            (data_dir / name).unlink(missing_ok=True)
+            (data_dir / dataset / name).unlink(missing_ok=True)
     started = time.perf_counter()
     omnicrm(env, "migrate", "--no-input", "-v", "0")
-    omnicrm(env, "import", "olist", str(OLIST))
+    if dataset == "olist":
+        omnicrm(env, "import", "olist", str(OLIST))
+    else:
+        shop = data_dir / "generated-shop"
+        if not (shop / "orders.csv").exists():
+            omnicrm(
+                env, "demo", "generate", "--customers", str(GENERATED_CUSTOMERS), "--orders",
+                str(GENERATED_ORDERS), "--seed", str(SEED), "--out", str(shop), "--no-progress",
+            )  # fmt: skip
+        for part in ("customers", "products", "orders"):
+            omnicrm(
+                env, "import", "csv", "--kind", part, str(shop / f"{part}.csv"), "--no-progress"
+            )
     imported = time.perf_counter()
     omnicrm(env, "recommendations", "train", "--no-progress")
     trained = time.perf_counter()
@@ -257,9 +282,9 @@ def wait_ready(port: int, timeout: float = 60) -> None:
     raise RuntimeError("omnicrm serve did not answer /healthz")
 
 
-def run_one(kind: str, data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
-    info = prepare(kind, data_dir, customers=args.customers, reuse=args.reuse)
-    env = database_env(kind, data_dir)
+def run_one(kind: str, dataset: str, data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    info = prepare(kind, data_dir, dataset=dataset, customers=args.customers, reuse=args.reuse)
+    env = database_env(kind, data_dir / dataset)
     port = free_port()
     command = [sys.executable, "-m", "omnicrm", "serve", "--no-background", "--port", str(port)]
     if args.workers:
@@ -288,6 +313,7 @@ def run_one(kind: str, data_dir: Path, args: argparse.Namespace) -> dict[str, An
         worker_rss = [rss_kb(pid) for pid in workers]
         result.update(
             database=kind,
+            dataset=dataset,
             load_before=[round(x, 2) for x in load_before],
             load_after=[round(x, 2) for x in os.getloadavg()],
             workers=len(workers),
@@ -328,19 +354,20 @@ def write_results(results: list[dict[str, Any]], args: argparse.Namespace) -> No
         "",
         f"GET /api/v1/recommendations/customers/{{id}}?limit={args.limit}, open-loop at "
         f"{args.rate:g} requests/s for {args.duration:g} s from a separate asyncio client "
-        "(a new connection per request), cycling through random Olist customers with orders; "
+        "(a new connection per request), cycling through 2,000 random customers with orders; "
         "`omnicrm serve` with its default gunicorn workers on the same machine. Latency from "
         "the moment each request was due to the last byte of its answer. Target: p99 under "
         f"{TARGET_P99_MS:g} ms.",
         "",
-        "| database | requests | achieved req/s | errors | p50 ms | p90 ms | p99 ms | max ms "
-        "| workers | RSS total MB (per worker) | load before |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| database | data | requests | achieved req/s | errors | p50 ms | p90 ms | p99 ms "
+        "| max ms | workers | RSS total MB (per worker) | load before |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in results:
         workers = ", ".join(f"{x:g}" for x in r["rss_workers_mb"])
         lines.append(
-            f"| {r['database']} | {r['requests']} | {r['rate_achieved']} | {r['errors']} | "
+            f"| {r['database']} | {r['dataset']} | {r['requests']} | {r['rate_achieved']} | "
+            f"{r['errors']} | "
             f"{r['p50_ms']} | {r['p90_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['workers']} | "
             f"{r['rss_total_mb']} ({workers}) | {' / '.join(map(str, r['load_before']))} |"
         )
@@ -348,7 +375,7 @@ def write_results(results: list[dict[str, Any]], args: argparse.Namespace) -> No
     for r in results:
         p = r["prepared"]
         lines.append(
-            f"- {r['database']}: run {p.get('run')} ({p.get('algorithm')}), "
+            f"- {r['database']}, {r['dataset']}: run {p.get('run')} ({p.get('algorithm')}), "
             f"{p.get('personal_links')} personal links, {p.get('buyers')} customers with orders; "
             f"import {p.get('import_seconds')} s, training {p.get('train_seconds')} s."
         )
@@ -359,6 +386,7 @@ def write_results(results: list[dict[str, Any]], args: argparse.Namespace) -> No
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--datasets", default="olist,generated")
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--warmup", type=int, default=500)
@@ -376,13 +404,15 @@ def main() -> None:
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="omnicrm-serving-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     results = []
+    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     for kind in [k.strip() for k in args.databases.split(",") if k.strip()]:
-        if args.prepare_only:
-            prepare(kind, data_dir, customers=args.customers, reuse=args.reuse)
-            continue
-        result = run_one(kind, data_dir, args)
-        print(json.dumps(result), flush=True)
-        results.append(result)
+        for dataset in datasets:
+            if args.prepare_only:
+                prepare(kind, data_dir, dataset=dataset, customers=args.customers, reuse=args.reuse)
+                continue
+            result = run_one(kind, dataset, data_dir, args)
+            print(json.dumps(result), flush=True)
+            results.append(result)
     if results and not args.no_write:
         write_results(results, args)
 

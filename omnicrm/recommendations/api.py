@@ -17,7 +17,7 @@ from ninja import Query, Router
 from omnicrm.catalog.models import Product
 from omnicrm.core.api_errors import error_responses
 from omnicrm.core.errors import NotFound, ValidationFailed
-from omnicrm.recommendations import serving, serving_lists
+from omnicrm.recommendations import serving, serving_anonymous, serving_lists, serving_why
 from omnicrm.recommendations.schemas import (
     RecommendationQuery,
     RecommendationsOut,
@@ -121,7 +121,9 @@ def for_anonymous(
             field="anonymous_id",
         )
     filters = _filters(query)
-    return _list(serving.recommend_for_anonymous(anonymous_id=anonymous_id, filters=filters))
+    return _list(
+        serving_anonymous.recommend_for_anonymous(anonymous_id=anonymous_id, filters=filters)
+    )
 
 
 @router.get(
@@ -135,7 +137,7 @@ def why(request: HttpRequest, customer_id: str, product_id: str) -> dict[str, An
     rated_low, not_sold or not_in_top."""
     customer = serving.customer_for_serving(public_id=customer_id)
     product_pk, _title = _product_ref(product_id)
-    item = serving.recommendation_why(
+    item = serving_why.recommendation_why(
         customer=customer, product_pk=product_pk, product_id=product_id
     )
     body = _item(item)

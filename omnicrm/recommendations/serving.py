@@ -1,4 +1,4 @@
-"""Serving: the "for you" list of a customer or an anonymous visitor, with its explanation.
+"""Serving: the "for you" list of a customer, with its explanation.
 
 Every personal list is computed the same way (docs/recommendations-serving.md): the
 customer's signals x (signed, recency-decayed weights read fresh from the database, so a
@@ -9,10 +9,12 @@ out (unless they are bought again and again, like coffee), so are products the c
 said no to, and a short list is filled from cold-start lists: popular in the customer's
 country, then language, then trending, then popular overall.
 
-Per request: the customer (one query), their signals (omnicrm.recommendations.signals: five
-indexed queries, six when they have product events) and the shown products' current title,
-price and stock (one query). Everything else comes from the process's cached snapshot of
-the run (omnicrm.recommendations.serving_cache).
+Per request: the customer (one query), their signals and feedback (one statement,
+serving_signals.py; weighed by omnicrm.recommendations.signals exactly as training weighs
+them) and the shown products' current title, price and stock (one query). Everything else
+comes from the process's cached snapshot of the run (serving_cache.py). Anonymous visitors:
+serving_anonymous.py; "why was I recommended this?": serving_why.py; lists that are not
+about one customer: serving_lists.py.
 """
 
 from __future__ import annotations
@@ -30,9 +32,7 @@ from django.utils.translation import gettext as _
 from omnicrm.catalog.models import Category
 from omnicrm.core.errors import NotFound
 from omnicrm.customers.models import Customer
-from omnicrm.customers.resolution import identity_lookup
-from omnicrm.customers.services import customer_ensure_live, customer_live
-from omnicrm.events.models import Event, EventType
+from omnicrm.customers.services import customer_ensure_live
 from omnicrm.recommendations.algorithms.scoring import score_history
 from omnicrm.recommendations.explain import (
     Cause,
@@ -40,7 +40,6 @@ from omnicrm.recommendations.explain import (
     list_reason_text,
     signal_text,
 )
-from omnicrm.recommendations.feedback import feedback_for_customer
 from omnicrm.recommendations.models import ListKind
 from omnicrm.recommendations.selectors import country_scope, language_scope
 from omnicrm.recommendations.serving_cache import (
@@ -52,13 +51,7 @@ from omnicrm.recommendations.serving_cache import (
 from omnicrm.recommendations.serving_products import ProductCard, live_popular, product_cards
 from omnicrm.recommendations.serving_signals import customer_signal_sources
 from omnicrm.recommendations.signals import (
-    PRODUCT_ADDED,
-    PRODUCT_VIEWED,
-    PurchaseRows,
     Signal,
-    SignalSources,
-    TouchRows,
-    _product_keys,
     signals_combine,
     signals_for,
 )
@@ -69,8 +62,6 @@ N_CAUSES = 2
 # Candidates asked of the model beyond the limit, for the ones a fresh read drops
 # (sold out with in_stock, no longer sold, moved out of the category).
 SPARE = 10
-# The newest events of a visitor not yet tied to a profile that an anonymous list reads.
-ANONYMOUS_EVENTS = 50
 
 
 @dataclass(frozen=True)
@@ -117,7 +108,7 @@ class RecommendationList:
 
 
 @dataclass
-class _History:
+class History:
     """A customer's signals as arrays over the snapshot's rows, ready for scoring.
 
     ``bought`` are not recommended again unless they are repeat-purchase products;
@@ -156,7 +147,7 @@ def _signal_text(signal: Signal) -> tuple[str, int | None]:
     return "bought", None
 
 
-def _history(snapshot: Snapshot, signals: list[Signal], feedback: Iterable[int]) -> _History:
+def history_of(snapshot: Snapshot, signals: list[Signal], feedback: Iterable[int]) -> History:
     by_product = {s.product_pk: s for s in signals}
     pks = np.fromiter(by_product, np.int64, len(by_product))
     rows = snapshot.rows_of(pks)
@@ -164,7 +155,7 @@ def _history(snapshot: Snapshot, signals: list[Signal], feedback: Iterable[int])
     known = rows >= 0
     blocked = {int(p) for p in feedback}
     blocked.update(s.product_pk for s in signals if s.rating is not None and s.rating <= 2)
-    return _History(
+    return History(
         signals=by_product,
         rows=rows[known],
         strengths=strengths[known],
@@ -173,16 +164,16 @@ def _history(snapshot: Snapshot, signals: list[Signal], feedback: Iterable[int])
     )
 
 
-def customer_history(snapshot: Snapshot, customer_pk: int, now: datetime) -> _History:
+def customer_history(snapshot: Snapshot, customer_pk: int, now: datetime) -> History:
     """The customer's signals, read fresh: feedback given a second ago already counts."""
     sources = customer_signal_sources(customer_pk=customer_pk, now=now)
     signals = signals_for(signals_combine(sources))
     # The feedback rows are read with the signals: an excluded purchase is still a purchase
     # and a "not interested" product is never shown, so both are blocked.
-    return _history(snapshot, signals, sources.excluded[1].tolist())
+    return history_of(snapshot, signals, sources.excluded[1].tolist())
 
 
-def _skip_rows(snapshot: Snapshot, history: _History) -> np.ndarray:
+def _skip_rows(snapshot: Snapshot, history: History) -> np.ndarray:
     """Snapshot rows never to recommend to this history."""
     bought = snapshot.rows_of(sorted(history.bought))
     bought = bought[bought >= 0]
@@ -203,7 +194,7 @@ def category_allowed(snapshot: Snapshot, category_pk: int | None) -> np.ndarray 
 def _scored(
     snapshot: Snapshot,
     W: sp.csr_matrix,
-    history: _History,
+    history: History,
     *,
     n: int,
     skip: np.ndarray,
@@ -288,7 +279,7 @@ def language_name(code: str) -> str:
 
 
 def _cause(
-    cards: dict[int, ProductCard], history: _History, pk: int, contribution: float
+    cards: dict[int, ProductCard], history: History, pk: int, contribution: float
 ) -> CauseItem | None:
     card = cards.get(pk)
     signal = history.signals.get(pk)
@@ -323,7 +314,7 @@ def assemble(
     candidates: Sequence[Candidate],
     *,
     filters: Filters,
-    history: _History | None = None,
+    history: History | None = None,
     country: str = "",
     language: str = "",
 ) -> list[Recommendation]:
@@ -413,15 +404,16 @@ def category_for_filter(slug: str) -> int | None:
     return int(found)
 
 
-def _for_history(
+def for_history(
     snapshot: Snapshot,
-    history: _History,
+    history: History,
     W: sp.csr_matrix,
     *,
     filters: Filters,
     country: str,
     language: str,
 ) -> list[Recommendation]:
+    """The list for a history under W: scored items first, then the cold-start fill."""
     allowed = category_allowed(snapshot, filters.category_pk)
     skip = _skip_rows(snapshot, history)
     want = filters.limit + SPARE
@@ -449,11 +441,11 @@ def recommend_for_customer(
     snapshot = snapshot_current()
     # An erased profile keeps no history to personalize with.
     history = (
-        _History()
+        History()
         if customer.erased_at is not None
         else customer_history(snapshot, customer.pk, now)
     )
-    items = _for_history(
+    items = for_history(
         snapshot,
         history,
         snapshot.personal,
@@ -467,120 +459,3 @@ def recommend_for_customer(
         items=items,
         customer=customer.public_id,
     )
-
-
-def _anonymous_signals(anonymous_id: str, now: datetime) -> list[Signal]:
-    """Product views and add-to-cart events of an anonymous id that no profile holds yet
-    (events still waiting for processing; processed ones belong to a profile). Read through
-    the partial index of unprocessed events, newest first, at most ANONYMOUS_EVENTS."""
-    rows = list(
-        Event.objects.filter(
-            processed_at__isnull=True,
-            anonymous_id=anonymous_id,
-            type=EventType.TRACK,
-            event__in=[PRODUCT_VIEWED, PRODUCT_ADDED],
-        )
-        .order_by("-id")
-        .values_list("timestamp", "event", "properties__product_id", "properties__sku")[
-            :ANONYMOUS_EVENTS
-        ]
-    )
-    keys = [str(pid if pid not in (None, "") else sku) for _t, _e, pid, sku in rows]
-    by_key = _product_keys({k for k in keys if k not in ("None", "")})
-    found = [
-        (by_key[key], at.timestamp(), name == PRODUCT_ADDED)
-        for (at, name, _p, _s), key in zip(rows, keys, strict=True)
-        if key in by_key
-    ]
-    carts = [(pk, at) for pk, at, added in found if added]
-    views = [(pk, at) for pk, at, added in found if not added]
-
-    def touches(pairs: list[tuple[int, float]]) -> TouchRows:
-        return TouchRows(
-            customer=np.zeros(len(pairs), np.int64),
-            product=np.array([p for p, _a in pairs], np.int64),
-            at=np.array([a for _p, a in pairs], np.float64),
-            value=np.ones(len(pairs), np.int64),
-        )
-
-    sources = SignalSources(
-        purchases=PurchaseRows.empty(),
-        ratings=TouchRows.empty(),
-        wishes=TouchRows.empty(),
-        carts=touches(carts),
-        views=touches(views),
-        excluded=(np.empty(0, np.int64), np.empty(0, np.int64)),
-        now=now.timestamp(),
-    )
-    return signals_for(signals_combine(sources))
-
-
-def recommend_for_anonymous(
-    *, anonymous_id: str, filters: Filters, now: datetime | None = None
-) -> RecommendationList:
-    """Recommendations for a visitor known by an anonymous id (a first-party cookie).
-
-    When the id belongs to a profile, that profile's "for you" list. Otherwise the
-    visitor's recent product views and add-to-cart events scored with the "customers who
-    bought this also bought" neighbours; with none of those, the popular lists.
-    """
-    customer = identity_lookup(anonymous_id=anonymous_id)
-    if customer is not None:
-        if customer.merged_into_id is not None:
-            customer = customer_live(customer)
-        return recommend_for_customer(customer=customer, filters=filters, now=now)
-    now = now or timezone.now()
-    snapshot = snapshot_current()
-    history = _history(snapshot, _anonymous_signals(anonymous_id, now), ())
-    items = _for_history(
-        snapshot, history, snapshot.similar, filters=filters, country="", language=""
-    )
-    return RecommendationList(
-        model=snapshot.model_public_id, trained_at=snapshot.finished_at, items=items
-    )
-
-
-def recommendation_why(
-    *, customer: Customer, product_pk: int, product_id: str, now: datetime | None = None
-) -> Recommendation:
-    """Why ``customer`` is recommended the product: its reason, causes and sentence.
-
-    404 when the product is not among the customer's recommendations right now, saying why
-    (already bought, feedback given, rated low, no longer sold, or simply not among the
-    customer's best ``MAX_LIMIT``), in ``extra["why_not"]``.
-    """
-    result = recommend_for_customer(customer=customer, filters=Filters(limit=MAX_LIMIT), now=now)
-    for item in result.items:
-        if item.product.pk == product_pk:
-            return item
-    why_not, message = _why_not(customer=customer, product_pk=product_pk, now=now)
-    raise NotFound(
-        message % {"product": product_id, "customer": customer.public_id},
-        field="product_id",
-        extra={"why_not": why_not},
-    )
-
-
-def _why_not(*, customer: Customer, product_pk: int, now: datetime | None) -> tuple[str, str]:
-    feedback = feedback_for_customer(customer_pk=customer.pk)
-    if product_pk in feedback.not_interested:
-        return "not_interested", _(
-            "%(product)s is not recommended to %(customer)s: they said they are not interested"
-        )
-    snapshot = snapshot_current()
-    history = customer_history(snapshot, customer.pk, now or timezone.now())
-    signal = history.signals.get(product_pk)
-    if product_pk in feedback.excluded or (signal is not None and signal.purchases > 0):
-        row = snapshot.row_of(product_pk)
-        if row < 0 or not snapshot.repeat[row]:
-            return "bought", _(
-                "%(product)s is not recommended to %(customer)s: they already bought it"
-            )
-    if signal is not None and signal.rating is not None and signal.rating <= 2:
-        return "rated_low", _(
-            "%(product)s is not recommended to %(customer)s: they rated it 1 or 2 stars"
-        )
-    card = product_cards([product_pk]).get(product_pk)
-    if card is None or not card.is_active:
-        return "not_sold", _("%(product)s is not recommended to anyone: it is no longer sold")
-    return "not_in_top", _("%(product)s is not among the recommendations of %(customer)s right now")

@@ -14,12 +14,8 @@ from omnicrm.core.errors import NotFound
 from omnicrm.events.models import Event, Source
 from omnicrm.recommendations.feedback import feedback_set
 from omnicrm.recommendations.models import FeedbackKind
-from omnicrm.recommendations.serving import (
-    Filters,
-    recommend_for_anonymous,
-    recommend_for_customer,
-    recommendation_why,
-)
+from omnicrm.recommendations.serving import Filters, recommend_for_customer
+from omnicrm.recommendations.serving_anonymous import recommend_for_anonymous
 from omnicrm.recommendations.serving_cache import serving_cache_clear, snapshot_current
 from omnicrm.recommendations.serving_lists import (
     recommend_list,
@@ -27,6 +23,7 @@ from omnicrm.recommendations.serving_lists import (
     recommend_together,
 )
 from omnicrm.recommendations.serving_products import live_popular_clear
+from omnicrm.recommendations.serving_why import recommendation_why
 from omnicrm.reviews.models import Review
 from omnicrm.reviews.services import rating_set
 from tests.factories import CustomerFactory, IdentityFactory, ReviewFactory
