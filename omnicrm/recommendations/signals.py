@@ -381,6 +381,18 @@ class SignalArrays:
         return int(self.customer.shape[0])
 
 
+def distinct_rows(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Indices of one row per distinct (first, second) pair: a sort, where
+    ``np.unique(axis=...)`` would compare the rows as bytes and take several times longer."""
+    if first.shape[0] == 0:
+        return _i64()
+    order = np.lexsort((second, first))
+    a, b = first[order], second[order]
+    new = np.ones(a.shape[0], bool)
+    new[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    return order[new]
+
+
 def _group(
     customer: np.ndarray, product: np.ndarray, at: np.ndarray, base: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -411,9 +423,7 @@ def signals_combine(sources: SignalSources) -> SignalArrays:
     # Purchases count orders, not lines: two lines of one product in one order are one
     # purchase. The latest order dates the purchase.
     if len(p):
-        order_keys = np.unique(
-            np.stack([p.customer * base + p.product, p.order]), axis=1, return_index=True
-        )[1]
+        order_keys = distinct_rows(p.customer * base + p.product, p.order)
         bought_keys, bought_n, bought_at = _group(
             p.customer[order_keys], p.product[order_keys], p.at[order_keys], base
         )

@@ -71,7 +71,7 @@ TOGETHER_MIN_SUPPORT = 2
 CONTENT_K = 20
 ITEMKNN_SHRINK = 10.0
 EASE_L2_DEFAULT = 200.0
-EASE_L2_CANDIDATES = (30.0, 100.0, 300.0, 1000.0)
+EASE_L2_CANDIDATES = (30.0, 100.0, 300.0, 1000.0, 3000.0)
 # EASE inverts a dense items x items matrix: time grows with the cube of the items and
 # memory with their square, so only the most bought products take part (see ADR 0009).
 EASE_MAX_ITEMS = 3000

@@ -13,7 +13,12 @@ import numpy as np
 
 from omnicrm.recommendations.algorithms.popularity import bayesian_average, trending_scores
 from omnicrm.recommendations.models import ListKind
-from omnicrm.recommendations.signals import SECONDS_PER_DAY, SignalSources, decay
+from omnicrm.recommendations.signals import (
+    SECONDS_PER_DAY,
+    SignalSources,
+    decay,
+    distinct_rows,
+)
 from omnicrm.recommendations.training_data import Audience, Catalog
 
 LIST_SIZE = 50
@@ -206,8 +211,9 @@ def _repeat(
     n = len(catalog)
     if items.shape[0]:
         # Orders per (customer, product): distinct (customer, product, order) triples.
-        triples = np.unique(np.stack([buyers, items, orders]), axis=1)
-        pairs, per_pair = np.unique(triples[0] * n + triples[1], return_counts=True)
+        pair_keys = buyers * n + items
+        distinct = distinct_rows(pair_keys, orders)
+        pairs, per_pair = np.unique(pair_keys[distinct], return_counts=True)
         pair_item = pairs % n
         buyer_count = np.bincount(pair_item, minlength=n)
         repeaters = np.bincount(pair_item[per_pair >= 2], minlength=n)

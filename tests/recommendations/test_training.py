@@ -241,4 +241,4 @@ def test_the_holdout_check_measures_the_model_against_popularity():
     assert evaluation["popularity"]["ndcg@10"] == pytest.approx(0.34307, abs=1e-5)
     assert evaluation["popularity"]["hit_rate@10"] == pytest.approx(33 / 46, abs=1e-5)
     assert run.params["l2"] in training.EASE_L2_CANDIDATES
-    assert run.params["l2_note"].startswith("best NDCG@10 of [30.0, 100.0, 300.0, 1000.0]")
+    assert run.params["l2_note"].startswith("best NDCG@10 of [30.0, 100.0, 300.0, 1000.0, 3000.0]")
