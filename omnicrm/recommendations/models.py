@@ -88,7 +88,10 @@ class ItemNeighbor(models.Model):
     their run and go with it; they carry no timestamps of their own.
     """
 
-    model = models.ForeignKey(RecommenderModel, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique constraint and the lookup index both start with it.
+    model = models.ForeignKey(
+        RecommenderModel, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     kind = models.CharField(max_length=10, choices=NeighborKind.choices)
     product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
     neighbor = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
@@ -134,7 +137,10 @@ class ItemList(models.Model):
     (units sold, rating average and count, velocity) so the reason can be shown.
     """
 
-    model = models.ForeignKey(RecommenderModel, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique constraint and the lookup index both start with it.
+    model = models.ForeignKey(
+        RecommenderModel, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     kind = models.CharField(max_length=14, choices=ListKind.choices)
     scope = models.CharField(max_length=140, blank=True)
     product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
