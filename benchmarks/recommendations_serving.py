@@ -268,9 +268,11 @@ async def drive(
     }
 
 
-def wait_ready(port: int, timeout: float = 60) -> None:
+def wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"omnicrm serve exited with status {server.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
@@ -285,13 +287,15 @@ def wait_ready(port: int, timeout: float = 60) -> None:
 def run_one(kind: str, dataset: str, data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     info = prepare(kind, data_dir, dataset=dataset, customers=args.customers, reuse=args.reuse)
     env = database_env(kind, data_dir / dataset)
+    # A reused database may predate a migration added since.
+    omnicrm(env, "migrate", "--no-input", "-v", "0")
     port = free_port()
     command = [sys.executable, "-m", "omnicrm", "serve", "--no-background", "--port", str(port)]
     if args.workers:
         command += ["--workers", str(args.workers)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:
-        wait_ready(port)
+        wait_ready(port, server)
         load_before = os.getloadavg()
         asyncio.run(
             drive(
