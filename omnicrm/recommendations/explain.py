@@ -52,14 +52,18 @@ def signal_text(signal: str, rating: int | None = None) -> str:
     """How the customer touched an item, for the cause list: "rated 5 stars", "bought"."""
     if signal == "rated" and rating is not None:
         return ngettext("rated %(stars)d star", "rated %(stars)d stars", rating) % {"stars": rating}
-    texts = {
-        "bought": _("bought"),
-        "wished": _("on the wishlist"),
-        "carted": _("added to cart"),
-        "viewed": _("viewed"),
-        "rated": _("rated"),
-    }
-    return texts.get(signal, signal)
+    # One branch per text, so only the text needed is translated (this runs per cause).
+    if signal == "bought":
+        return _("bought")
+    if signal == "wished":
+        return _("on the wishlist")
+    if signal == "carted":
+        return _("added to cart")
+    if signal == "viewed":
+        return _("viewed")
+    if signal == "rated":
+        return _("rated")
+    return signal
 
 
 def _action(signal: str, rating: int | None, titles: Sequence[str]) -> str:

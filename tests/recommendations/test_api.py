@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import translation
 
+from omnicrm.recommendations.schemas import RecommendationsOut
 from omnicrm.recommendations.serving_cache import serving_cache_clear
 from omnicrm.recommendations.serving_products import live_popular_clear
 from tests.api import conftest as api_fixtures
@@ -36,6 +37,9 @@ def test_for_customer_answers_with_reasons_and_causes(api, shop):
 
     assert response.status_code == 200
     body = response.json()
+    # The hot path builds its JSON itself: it must be exactly the declared schema's form.
+    assert RecommendationsOut.model_validate(body).model_dump(mode="json") == body
+    assert body["trained_at"] == "2026-06-15T11:59:00Z"
     assert body["model"] == shop.model.public_id
     assert body["customer"] == shop.ha.public_id
     [item] = body["items"]
@@ -81,8 +85,7 @@ def test_why_and_why_not(api, shop):
     assert error["why_not"] == "bought"
     assert error["field"] == "product_id"
     assert error["message"] == (
-        f"{shop.beans.public_id} is not recommended to {shop.ha.public_id}: "
-        "they already bought it"
+        f"{shop.beans.public_id} is not recommended to {shop.ha.public_id}: they already bought it"
     )
 
 
@@ -163,6 +166,6 @@ def test_no_run_yet_answers_popular_from_orders_never_500(api, db):
     assert similar.status_code == 200
     assert similar.json()["items"] == []
     assert api.get(f"/recommendations/products/{tea.public_id}/together").json()["items"] == []
-    assert [i["product"]["title"] for i in api.get("/recommendations/top-rated").json()["items"]] == [
-        "Green Tea"
-    ]
+    assert [
+        i["product"]["title"] for i in api.get("/recommendations/top-rated").json()["items"]
+    ] == ["Green Tea"]
