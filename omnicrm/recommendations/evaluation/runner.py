@@ -37,17 +37,20 @@ def make_split(data: Interactions, protocol: str, *, seed: int = 0) -> Split:
 
 def _validation(
     data: Interactions, split: Split, seed: int
-) -> Callable[[], tuple[sp.csr_matrix, sp.csr_matrix]]:
-    """The same protocol applied inside the training rows; computed once, on first use."""
-    cache: list[tuple[sp.csr_matrix, sp.csr_matrix]] = []
+) -> Callable[[], tuple[Split, sp.csr_matrix]]:
+    """The same protocol applied inside the training rows; computed once, on first use.
 
-    def get() -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    Returns the inner split (its ``train`` is the fit matrix) and the holdout matrix.
+    """
+    cache: list[tuple[Split, sp.csr_matrix]] = []
+
+    def get() -> tuple[Split, sp.csr_matrix]:
         if not cache:
             if split.protocol == "time":
                 inner = time_split(data, within=split.train_mask)
             else:
                 inner = random_split(data, seed=seed + 1, within=split.train_mask)
-            cache.append((inner.train, interaction_matrix(data, inner.test_mask)))
+            cache.append((inner, interaction_matrix(data, inner.test_mask)))
         return cache[0]
 
     return get

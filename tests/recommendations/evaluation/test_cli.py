@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from omnicrm.core.errors import ValidationFailed
 from omnicrm.recommendations.evaluation import cli
-from omnicrm.recommendations.evaluation.models import implicit_missing
+from omnicrm.recommendations.evaluation.models import ALS, BPR, implicit_missing
 
 
 def _write_clustered_shop(path: Path) -> None:
@@ -73,13 +73,19 @@ def test_evaluate_through_the_management_command(shop: Path, tmp_path: Path) -> 
     )
 
 
-def test_run_with_baselines_and_cold_start_lists(shop: Path) -> None:
+def test_run_with_baselines_and_cold_start_lists(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two configurations each instead of the full grids: the selection code path is the same.
+    monkeypatch.setattr(ALS, "grid", ALS.grid[:2])
+    monkeypatch.setattr(BPR, "grid", BPR.grid[:2])
     stdout = io.StringIO()
     cli.run({"dataset": f"csv:{shop}", "split": "both", "k": 5}, stdout)
     text = stdout.getvalue()
     assert "## shop — time split" in text
     assert "## shop — random split" in text
     assert "precision@5" in text
+    assert "| ease_recency |" in text
     assert "content_last_item skipped: the dataset has no item texts" in text
     if implicit_missing() is None:
         assert "| als |" in text and "| bpr |" in text
