@@ -25,6 +25,7 @@ from datetime import datetime
 
 import numpy as np
 import scipy.sparse as sp
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext as _
@@ -33,6 +34,7 @@ from omnicrm.catalog.models import Category
 from omnicrm.core.errors import NotFound
 from omnicrm.customers.models import Customer
 from omnicrm.customers.services import customer_ensure_live
+from omnicrm.importers.bulk import concrete_field
 from omnicrm.recommendations.algorithms.scoring import score_history
 from omnicrm.recommendations.explain import (
     Cause,
@@ -373,18 +375,38 @@ def assemble(
 # Entry points
 
 
+_CUSTOMER_COLUMNS = ("id", "public_id", "name", "country", "language", "merged_into", "erased_at")
+
+
+def _customer_sql() -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(concrete_field(Customer, c).column)) for c in _CUSTOMER_COLUMNS)
+    table = quote(Customer._meta.db_table)
+    return f"SELECT {columns} FROM {table} WHERE {quote('public_id')} = %s"  # noqa: S608
+
+
 def customer_for_serving(*, public_id: str) -> Customer:
     """The customer a customer id names: 404 when unknown, 409 ``customer_merged`` (naming
-    the profile that holds their data now) when merged, as every customer read does."""
-    customer = (
-        Customer.objects.only(
-            "pk", "public_id", "country", "language", "merged_into", "erased_at", "name"
-        )
-        .filter(public_id=public_id)
-        .first()
-    )
-    if customer is None:
+    the profile that holds their data now) when merged, as every customer read does.
+
+    Read with one prepared statement (no queryset to compile: this runs on every "for you"
+    request); the instance carries only the columns serving reads."""
+    with connection.cursor() as cursor:
+        cursor.execute(_customer_sql(), [public_id])
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound(_("no customer with id %(id)s") % {"id": public_id}, field="customer_id")
+    pk, public, name, country, language, merged_into, erased_at = row
+    # Serving only asks whether the profile was erased, never when.
+    customer = Customer(
+        pk=pk,
+        public_id=public,
+        name=name,
+        country=country,
+        language=language,
+        merged_into_id=merged_into,
+        erased_at=erased_at,
+    )
     customer_ensure_live(customer)
     return customer
 

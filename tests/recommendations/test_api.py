@@ -169,3 +169,21 @@ def test_no_run_yet_answers_popular_from_orders_never_500(api, db):
     assert [
         i["product"]["title"] for i in api.get("/recommendations/top-rated").json()["items"]
     ] == ["Green Tea"]
+
+
+def test_merged_and_erased_customers(api, shop):
+    from django.utils import timezone
+
+    from omnicrm.customers.models import Customer
+
+    survivor = CustomerFactory()
+    Customer.objects.filter(pk=shop.ha.pk).update(merged_into=survivor, merged_at=timezone.now())
+    merged = api.get(f"/recommendations/customers/{shop.ha.public_id}")
+    assert merged.status_code == 409
+    assert merged.json()["error"]["code"] == "customer_merged"
+
+    erased = CustomerFactory(country="VN", language="vi", erased_at=timezone.now())
+    response = api.get(f"/recommendations/customers/{erased.public_id}", {"limit": 2})
+    assert response.status_code == 200
+    # No history is kept for an erased profile: cold-start lists only.
+    assert {i["reason"]["kind"] for i in response.json()["items"]} == {"popular_country"}
