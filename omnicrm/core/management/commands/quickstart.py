@@ -33,17 +33,18 @@ class Command(BaseCommand):
         from omnicrm.importers.services import olist_import, olist_sample_path
         from omnicrm.orders.models import Order
 
-        self.stdout.write("1/3 Creating the database tables")
+        self.stdout.write("1/4 Creating the database tables")
         call_command("migrate", interactive=False, verbosity=0)
 
         if Order.objects.exists():
-            self.stdout.write("2/3 Sample data: the database already has orders, nothing loaded")
+            self.stdout.write("2/4 Sample data: the database already has orders, nothing loaded")
         else:
             self.stdout.write(
-                "2/3 Loading the bundled Olist sample (real orders, MIT, credit Olist)"
+                "2/4 Loading the bundled Olist sample (real orders, MIT, credit Olist)"
             )
             counts = olist_import(directory=olist_sample_path(), limit=None, progress=True)
             self.stdout.write(f"    {counts}")
+        self._derive()
 
         password = self._ensure_admin()
         base = f"http://{options['host']}:{options['port']}"
@@ -63,11 +64,40 @@ class Command(BaseCommand):
         self.stdout.write("\n".join(lines))
         if options["no_serve"]:
             return
-        self.stdout.write("3/3 Starting the server (Ctrl+C stops it)")
+        self.stdout.write("4/4 Starting the server (Ctrl+C stops it)")
         serve_options: dict[str, Any] = {"host": options["host"], "port": options["port"]}
         if options["workers"]:
             serve_options["workers"] = options["workers"]
         call_command("serve", **serve_options)
+
+    def _derive(self) -> None:
+        """Predictions and recommendations, the first time only, so the console shows them at
+        once instead of after the first nightly run.
+
+        They are computed as of the last order: the sample is history (Olist, 2016-2018),
+        and "as of today" every one of its customers would look long gone.
+        """
+        from django.db.models import Max
+
+        from omnicrm.analytics.models import AnalyticsRun, RunStatus
+        from omnicrm.analytics.services import analytics_refresh
+        from omnicrm.orders.models import Order
+        from omnicrm.recommendations.selectors import recommender_active
+        from omnicrm.recommendations.training import recommender_train
+
+        last_order = Order.objects.aggregate(last=Max("placed_at"))["last"]
+        needs_analytics = not AnalyticsRun.objects.filter(status=RunStatus.SUCCEEDED).exists()
+        needs_recommendations = recommender_active() is None
+        if last_order is None or not (needs_analytics or needs_recommendations):
+            self.stdout.write("3/4 Predictions and recommendations: already computed")
+            return
+        self.stdout.write(
+            f"3/4 Computing predictions and training recommendations as of {last_order:%Y-%m-%d}"
+        )
+        if needs_analytics:
+            analytics_refresh(as_of=last_order, trigger="quickstart")
+        if needs_recommendations:
+            recommender_train(now=last_order, trigger="quickstart")
 
     @transaction.atomic
     def _ensure_admin(self) -> str | None:
