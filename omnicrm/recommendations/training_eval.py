@@ -37,6 +37,7 @@ MIN_TEST_USERS = 10
 MIN_PURCHASES = 50
 MAX_TEST_USERS = 5000
 SEED = 0
+MAX_GRID_EXTENSIONS = 2
 
 Fit = Callable[[sp.csr_matrix], sp.csr_matrix]
 
@@ -99,10 +100,21 @@ def select_l2(
     users = int((np.diff(holdout.indptr) > 0).sum())
     if users < MIN_TEST_USERS:
         return default, f"only {users} customers in the validation slice: default l2 kept"
+    tried = list(candidates)
     chosen = ease_select_l2(
         fit.matrix, holdout=holdout, candidates=candidates, k=k, max_items=max_items
     )
-    return chosen, f"best NDCG@10 of {list(candidates)} on {users} validation customers"
+    # Big shops want more regularisation than any fixed grid foresees: while the largest
+    # candidate wins, go on upwards (x3, x10) a few times, the winner competing again.
+    for _ in range(MAX_GRID_EXTENSIONS):
+        if chosen < max(tried):
+            break
+        more = (chosen, chosen * 3, chosen * 10)
+        tried += list(more[1:])
+        chosen = ease_select_l2(
+            fit.matrix, holdout=holdout, candidates=more, k=k, max_items=max_items
+        )
+    return chosen, f"best NDCG@10 of {tried} on {users} validation customers"
 
 
 def _popularity_recs(train: sp.csr_matrix, users: np.ndarray, n: int) -> np.ndarray:

@@ -214,10 +214,9 @@ def test_customers_find_the_popular_list_of_their_country_and_language():
     assert (selectors.country_scope(""), selectors.language_scope("")) == ("", "")
 
 
-def test_the_holdout_check_measures_the_model_against_popularity():
+def three_tastes() -> None:
     """Three tastes of five products each; every customer buys three products of their own
-    taste over time. Trained on the earlier purchases, the model must find the later ones
-    far better than popularity, and EASE's l2 is chosen on a validation slice."""
+    taste over time."""
     from tests.factories import CategoryFactory
 
     category = CategoryFactory(slug="all", name="All")
@@ -228,6 +227,12 @@ def test_the_holdout_check_measures_the_model_against_popularity():
         for k in range(3):
             # Over the last 400 days; each customer's third purchase is their newest.
             order(customer, (400, 300, 100)[k] - 2 * c, taste[(c + k) % 5])
+
+
+def test_the_holdout_check_measures_the_model_against_popularity():
+    """Trained on the earlier purchases, the model must find the later ones far better than
+    popularity, and EASE's l2 is chosen on a validation slice."""
+    three_tastes()
 
     run = recommender_train(now=NOW)
 
@@ -242,3 +247,33 @@ def test_the_holdout_check_measures_the_model_against_popularity():
     assert evaluation["popularity"]["hit_rate@10"] == pytest.approx(33 / 46, abs=1e-5)
     assert run.params["l2"] in training.EASE_L2_CANDIDATES
     assert run.params["l2_note"].startswith("best NDCG@10 of [30.0, 100.0, 300.0, 1000.0, 3000.0]")
+
+
+def test_the_l2_grid_goes_on_upwards_while_its_largest_value_wins(monkeypatch):
+    from omnicrm.recommendations import training_eval
+    from omnicrm.recommendations.signals import signal_sources
+    from omnicrm.recommendations.training_data import read_catalog
+
+    three_tastes()
+    grids = []
+
+    def largest_wins(X, *, holdout, candidates, k, max_items):
+        grids.append(list(candidates))
+        return max(candidates)
+
+    monkeypatch.setattr(training_eval, "ease_select_l2", largest_wins)
+    l2, note = training_eval.select_l2(
+        signal_sources(now=NOW),
+        read_catalog(),
+        candidates=(30.0, 3000.0),
+        default=200.0,
+        max_items=100,
+        k=10,
+    )
+
+    assert grids == [[30.0, 3000.0], [3000.0, 9000.0, 30000.0], [30000.0, 90000.0, 300000.0]]
+    assert l2 == 300000.0
+    assert note == (
+        "best NDCG@10 of [30.0, 3000.0, 9000.0, 30000.0, 90000.0, 300000.0] "
+        "on 37 validation customers"
+    )
