@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -262,7 +263,7 @@ def sqlite_template(shop: Shop, log: Log) -> tuple[Path, dict[str, Any]]:
     log_path.unlink(missing_ok=True)
     seconds = _import_all(shop, env, log_path, log)
     started = time.perf_counter()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         conn.execute("ANALYZE")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     seconds["analyze"] = round(time.perf_counter() - started, 1)
@@ -281,7 +282,7 @@ def sqlite_template(shop: Shop, log: Log) -> tuple[Path, dict[str, Any]]:
 def sqlite_copy(template: Path, target: Path) -> float:
     """Replace the file ``target`` by a copy of ``template``; returns the seconds it took."""
     started = time.perf_counter()
-    with sqlite3.connect(template) as conn:
+    with closing(sqlite3.connect(template)) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     for stale in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
         stale.unlink(missing_ok=True)
@@ -314,6 +315,33 @@ def working_copy(vendor: str, shop: Shop, purpose: str, log: Log) -> tuple[dict[
         env["DATABASE_URL"] = f"sqlite:///{target}"
     log(f"{vendor}: copied the {shop.label} template for {purpose} in {seconds:.1f} s")
     return env, seconds
+
+
+def adopt_copy(vendor: str, shop: Shop, old: str, new: str) -> dict[str, str]:
+    """Rename the working copy for ``old`` to the one for ``new`` (replacing it); the
+    environment that points a process at it."""
+    env = dict(os.environ)
+    env.setdefault("OMNICRM_DATA_DIR", str(CACHE / "data"))
+    if vendor == "postgresql":
+        source, target = f"{PG_PREFIX}_{old}_{shop.label}", f"{PG_PREFIX}_{new}_{shop.label}"
+        if not pg_exists(source):
+            raise SystemExit(f"no database {source} to take over")
+        with _pg_admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+            conn.execute(f'ALTER DATABASE "{source}" RENAME TO "{target}"')
+        env["DATABASE_URL"] = pg_url(target)
+    else:
+        path = CACHE / f"sqlite_{old}_{shop.label}.sqlite3"
+        moved = CACHE / f"sqlite_{new}_{shop.label}.sqlite3"
+        if not path.exists():
+            raise SystemExit(f"no file {path} to take over")
+        with closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for stale in (moved, Path(f"{moved}-wal"), Path(f"{moved}-shm")):
+            stale.unlink(missing_ok=True)
+        path.replace(moved)
+        env["DATABASE_URL"] = f"sqlite:///{moved}"
+    return env
 
 
 def existing_copy(vendor: str, shop: Shop, purpose: str) -> dict[str, str] | None:
