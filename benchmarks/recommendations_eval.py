@@ -200,9 +200,9 @@ def markdown(payload: dict[str, Any], format_report: Any) -> str:
 
 def summary(payload: dict[str, Any]) -> str:
     rows = [
-        "| dataset / split / users | popularity | itemknn | ease (default) | als | bpr "
-        "| best cold-start list |",
-        "|---|---|---|---|---|---|---|",
+        "| dataset / split / users | popularity | itemknn | ease (default) | ease_recency | als "
+        "| bpr | best cold-start list |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in payload["results"]:
         models = run["models"]
@@ -223,7 +223,7 @@ def summary(payload: dict[str, Any]) -> str:
             rows.append(
                 f"| {run['dataset']['name']} / {run['split']['protocol']} / {pop} "
                 f"({run['split'][pop + '_users']:,}) | {cell('popularity')} | {cell('itemknn')} | "
-                f"**{cell('ease')}** | {cell('als')} | {cell('bpr')} | "
+                f"**{cell('ease')}** | {cell('ease_recency')} | {cell('als')} | {cell('bpr')} | "
                 + (f"{best[1]} {best[0]:.4f}" if best else "-")
                 + " |"
             )

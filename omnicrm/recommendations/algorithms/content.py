@@ -16,14 +16,14 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from omnicrm.recommendations.algorithms._topk import topk_sparse_rows
-
 # CJK unified ideographs (+ extension A), Hiragana, Katakana, Hangul syllables.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
 _CJK_RUN = re.compile(rf"^[{_CJK}]+$")
-# Chunk of rows multiplied at once: bounds memory when a common word links many products.
-_CHUNK = 2000
+# Dense cells per block of rows in content_weights (4M float32 = 16 MB).
+_BLOCK_CELLS = 4_000_000
+# max_df only applies from this many documents: in a tiny catalog every word is "common".
+_MIN_DOCS_FOR_MAX_DF = 20
 
 
 def fold(text: str) -> str:
@@ -47,8 +47,13 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
-def tfidf_matrix(texts: Sequence[str]) -> sp.csr_matrix:
-    """Documents x vocabulary TF-IDF matrix with L2-normalized rows (empty text: zero row)."""
+def tfidf_matrix(texts: Sequence[str], *, max_df: float = 0.5) -> sp.csr_matrix:
+    """Documents x vocabulary TF-IDF matrix with L2-normalized rows (empty text: zero row).
+
+    Tokens found in more than ``max_df`` of the documents (from 20 documents on) are dropped:
+    a word every product shares ("coffee" in a coffee shop) says nothing about similarity and
+    would make every product a neighbour of every other, which costs items² work.
+    """
     vocab: dict[str, int] = {}
     indptr = [0]
     indices: list[int] = []
@@ -70,7 +75,10 @@ def tfidf_matrix(texts: Sequence[str]) -> sp.csr_matrix:
         return T
     df = np.bincount(T.indices, minlength=T.shape[1])
     idf = np.log((1.0 + n_docs) / (1.0 + df)) + 1.0
+    if n_docs >= _MIN_DOCS_FOR_MAX_DF:
+        idf[df > max_df * n_docs] = 0.0
     T.data = (1.0 + np.log(T.data)) * idf[T.indices]
+    T.eliminate_zeros()
     norms = np.sqrt(np.asarray(T.multiply(T).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     return sp.csr_matrix(sp.diags(1.0 / norms) @ T)
@@ -85,14 +93,29 @@ def content_weights(texts: Sequence[str], *, k: int = 20) -> sp.csr_matrix:
     if T.nnz == 0:
         return sp.csr_matrix((n, n), dtype=np.float32)
     TT = T.T.tocsr()
-    blocks = []
-    for start in range(0, n, _CHUNK):
-        coo = sp.coo_matrix(T[start : start + _CHUNK] @ TT)
-        off_diag = coo.row + start != coo.col
-        block = sp.coo_matrix(
-            (coo.data[off_diag], (coo.row[off_diag], coo.col[off_diag])), shape=coo.shape
-        )
-        blocks.append(topk_sparse_rows(block, k, drop_diagonal=False))
-    out = sp.vstack(blocks, format="csr")
+    kk = min(k, n - 1) if n > 1 else 0
+    if kk == 0:
+        return sp.csr_matrix((n, n), dtype=np.float32)
+    # Row blocks of about _BLOCK_CELLS dense cells: a block's similarities are computed
+    # sparse, densified, and cut with argpartition (no sort of millions of entries).
+    step = max(1, _BLOCK_CELLS // n)
+    rows_out: list[np.ndarray] = []
+    cols_out: list[np.ndarray] = []
+    vals_out: list[np.ndarray] = []
+    for start in range(0, n, step):
+        block = np.asarray((T[start : start + step] @ TT).toarray(), dtype=np.float32)
+        local = np.arange(block.shape[0])
+        block[local, local + start] = 0.0  # no self-similarity
+        part = np.argpartition(-block, kk - 1, axis=1)[:, :kk]
+        vals = np.take_along_axis(block, part, axis=1).ravel()
+        keep = vals > 0
+        rows_out.append(np.repeat(local + start, kk)[keep])
+        cols_out.append(part.ravel()[keep])
+        vals_out.append(vals[keep])
+    out = sp.csr_matrix(
+        (np.concatenate(vals_out), (np.concatenate(rows_out), np.concatenate(cols_out))),
+        shape=(n, n),
+        dtype=np.float32,
+    )
     out.sort_indices()
-    return sp.csr_matrix(out, dtype=np.float32)
+    return out
