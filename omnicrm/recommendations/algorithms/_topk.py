@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+# Dense cells handled at once by topk_dense_rows (8M: 64 MB of int64 indices).
+_BAND_CELLS = 8_000_000
+
 
 def topk_sparse_rows(m: sp.spmatrix, k: int, *, drop_diagonal: bool = True) -> sp.csr_matrix:
     """Keep the ``k`` largest stored values of each row of ``m`` (ties: lower column first).
@@ -45,11 +48,18 @@ def topk_dense_rows(
     kk = min(k, n_cols)
     if kk <= 0 or n_rows == 0:
         return sp.csr_matrix(shape, dtype=np.float32)
-    part = np.argpartition(-dense, kk - 1, axis=1)[:, :kk]
-    vals = np.take_along_axis(dense, part, axis=1)
+    # In bands of rows: argpartition makes a negated copy and an int64 index array of its
+    # input, which for a 20,000-item EASE matrix at once would be gigabytes.
+    step = max(1, _BAND_CELLS // n_cols)
+    parts, values = [], []
+    for start in range(0, n_rows, step):
+        band = dense[start : start + step]
+        part = np.argpartition(-band, kk - 1, axis=1)[:, :kk]
+        parts.append(part)
+        values.append(np.take_along_axis(band, part, axis=1))
     rows = np.repeat(np.arange(n_rows), kk)
-    cols = part.ravel()
-    vals = vals.ravel()
+    cols = np.concatenate(parts).ravel()
+    vals = np.concatenate(values).ravel()
     nz = vals != 0
     rows, cols, vals = rows[nz], cols[nz], vals[nz]
     if row_ids is not None:
