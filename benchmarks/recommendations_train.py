@@ -314,6 +314,7 @@ def main() -> None:
     parser.add_argument("--algorithms", default="ease,itemknn")
     parser.add_argument("--skip-load", action="store_true", help="Reuse the loaded databases.")
     parser.add_argument("--load-only", action="store_true", help="Load the data, measure nothing.")
+    parser.add_argument("--note", action="append", default=[], help="A line for the report.")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if args.worker:
@@ -326,6 +327,7 @@ def main() -> None:
         "started": datetime.now(UTC).isoformat(),
         "machine": machine(),
         "runs": [],
+        "notes": args.note,
     }
     shop = None
     if "generated" in datasets:
