@@ -35,6 +35,12 @@ NAVIGATION = (
         "segments",
         ("segments:segment_detail", "segments:segment_new", "segments:segment_edit"),
     ),
+    NavItem(
+        "recommendations:model",
+        _("Recommendations"),
+        "sparkle",
+        ("recommendations:product_detail",),
+    ),
 )
 
 ROLE_NAMES = {

@@ -8,11 +8,11 @@ from omnicrm.recommendations import console_views, views
 app_name = "recommendations"
 
 urlpatterns = [
-    # The model page (C1): current run, evaluation, previous runs, the train button.
+    # The model page: current run, evaluation, previous runs, the train button.
     path("model/", views.model_page, name="model"),
     path("model/train/", views.model_train, name="model_train"),
     path("model/status/", views.model_status, name="model_status"),
-    # Serving (C2): the Customer 360 panel and the product page.
+    # The Customer 360 panel (lazy-loaded) and the product page.
     path(
         "customers/<str:public_id>/panel/",
         console_views.customer_recommendations,

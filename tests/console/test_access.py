@@ -131,6 +131,9 @@ def test_a_user_with_only_customer_access_sees_profiles_but_not_orders_or_review
     assert coffee.orders[0].public_id not in html
 
 
+REC = "/recommendations/model/"
+
+
 def nav_links(html: str) -> list[str]:
     return re.findall(r'class="nav-link[^"]*" href="([^"]+)"', html)
 
@@ -138,11 +141,14 @@ def nav_links(html: str) -> list[str]:
 @pytest.mark.parametrize(
     ("role", "links"),
     [
-        ("marketer", ["/", "/customers/", "/analytics/", "/segments/"]),
-        ("analyst", ["/", "/customers/", "/analytics/", "/segments/"]),
+        ("marketer", ["/", "/customers/", "/analytics/", "/segments/", REC]),
+        ("analyst", ["/", "/customers/", "/analytics/", "/segments/", REC]),
         ("support_agent", ["/customers/"]),
-        ("admin", ["/", "/customers/", "/sources/", "/analytics/", "/segments/"]),
-        ("superuser", ["/", "/customers/", "/sources/", "/analytics/", "/segments/", "/admin/"]),
+        ("admin", ["/", "/customers/", "/sources/", "/analytics/", "/segments/", REC]),
+        (
+            "superuser",
+            ["/", "/customers/", "/sources/", "/analytics/", "/segments/", REC, "/admin/"],
+        ),
         ("nobody", []),
     ],
 )
