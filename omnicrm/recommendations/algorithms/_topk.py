@@ -36,9 +36,17 @@ def topk_sparse_rows(m: sp.spmatrix, k: int, *, drop_diagonal: bool = True) -> s
 
 
 def topk_dense_rows(
-    dense: np.ndarray, k: int, *, row_ids: np.ndarray | None = None, shape: tuple[int, int]
+    dense: np.ndarray,
+    k: int,
+    *,
+    row_ids: np.ndarray | None = None,
+    shape: tuple[int, int],
+    by_magnitude: bool = False,
 ) -> sp.csr_matrix:
-    """Top-``k`` positive-or-negative nonzero values per row of a dense block, as CSR.
+    """Top-``k`` nonzero values per row of a dense block, as CSR.
+
+    The largest values, or with ``by_magnitude`` the largest absolute values (so strong
+    negative weights are kept too).
 
     ``row_ids``/column positions map the block into a matrix of ``shape`` (the block may
     be a submatrix over a subset of items: its rows and columns are both ``row_ids``).
@@ -54,7 +62,8 @@ def topk_dense_rows(
     parts, values = [], []
     for start in range(0, n_rows, step):
         band = dense[start : start + step]
-        part = np.argpartition(-band, kk - 1, axis=1)[:, :kk]
+        key = -np.abs(band) if by_magnitude else -band
+        part = np.argpartition(key, kk - 1, axis=1)[:, :kk]
         parts.append(part)
         values.append(np.take_along_axis(band, part, axis=1))
     rows = np.repeat(np.arange(n_rows), kk)

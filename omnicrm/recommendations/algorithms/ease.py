@@ -23,7 +23,17 @@ from omnicrm.recommendations.algorithms._topk import topk_dense_rows
 from omnicrm.recommendations.algorithms.metrics import ndcg_at_k
 from omnicrm.recommendations.algorithms.ranking import top_n_unseen
 
-DEFAULT_L2_CANDIDATES: tuple[float, ...] = (10.0, 30.0, 100.0, 200.0, 500.0, 1000.0, 3000.0)
+DEFAULT_L2_CANDIDATES: tuple[float, ...] = (
+    10.0,
+    30.0,
+    100.0,
+    200.0,
+    300.0,
+    500.0,
+    1000.0,
+    2000.0,
+    3000.0,
+)
 # Above this many items float32 halves the memory of the dense inversion; below it float64
 # is cheap and avoids any doubt about precision.
 _FLOAT64_MAX_ITEMS = 8000
@@ -85,8 +95,11 @@ def _mirror_lower(P: np.ndarray, block: int = 2048) -> None:
 def ease_weights(
     X: sp.csr_matrix, *, l2: float = 200.0, k: int = 100, max_items: int = 20000
 ) -> sp.csr_matrix:
-    """Item x item EASE weights, top-``k`` per row, empty diagonal, float32 CSR.
+    """Item x item EASE weights, top-``k`` per row by magnitude, empty diagonal, float32 CSR.
 
+    The ``k`` weights of largest absolute value are kept, negative ones included: "people with
+    item i rarely take item j" is as informative as the positive links (on MovieLens 100K,
+    keeping only the positive top 100 lost 0.01-0.02 of NDCG@10 on the validation slice).
     Items outside the ``max_items`` most popular keep empty rows and columns.
     """
     if l2 <= 0:
@@ -98,7 +111,7 @@ def ease_weights(
     if items.size == 0:
         return sp.csr_matrix((n_items, n_items), dtype=np.float32)
     B = _ease_dense(_gram(X, items), l2)
-    return topk_dense_rows(B, k, row_ids=items, shape=(n_items, n_items))
+    return topk_dense_rows(B, k, row_ids=items, shape=(n_items, n_items), by_magnitude=True)
 
 
 def ease_select_l2(
@@ -139,7 +152,7 @@ def ease_select_l2(
     best_l2, best = float(candidates[0]), -1.0
     for l2 in candidates:
         B = _ease_dense(G, float(l2))
-        W = topk_dense_rows(B, k, row_ids=items, shape=(n_items, n_items))
+        W = topk_dense_rows(B, k, row_ids=items, shape=(n_items, n_items), by_magnitude=True)
         del B
         recs = top_n_unseen(Xu, W, n=10)
         value = ndcg_at_k(recs, rel_u, k=10)

@@ -227,6 +227,9 @@ class Ease(_ItemItem):
     name = "ease"
     description = "EASE, l2 chosen on a validation slice of the training data (omnicrm default)"
 
+    # Weights kept per item: what training stores for serving (None: all, unpruned).
+    k: int | None = PERSONAL_TOP_K
+
     def __init__(self, candidates: Sequence[float] = DEFAULT_L2_CANDIDATES) -> None:
         super().__init__()
         self.candidates = tuple(candidates)
@@ -234,10 +237,11 @@ class Ease(_ItemItem):
     def _fit(self, ctx: FitContext) -> None:
         inner, holdout = ctx.validation()
         fit_X = self._matrix(ctx.data, inner.train_mask, inner.cut, inner.train)
-        l2 = ease_select_l2(fit_X, holdout=holdout, candidates=self.candidates, k=PERSONAL_TOP_K)
-        self.params = {"l2": l2, "l2_candidates": list(self.candidates), "k": PERSONAL_TOP_K}
+        k = self.k or ctx.data.n_items
+        l2 = ease_select_l2(fit_X, holdout=holdout, candidates=self.candidates, k=k)
+        self.params = {"l2": l2, "l2_candidates": list(self.candidates), "k": k}
         self._Xw = self._matrix(ctx.data, ctx.train_mask, ctx.cut, ctx.X)
-        self._W = ease_weights(self._Xw, l2=l2, k=PERSONAL_TOP_K)
+        self._W = ease_weights(self._Xw, l2=l2, k=k)
 
     def _matrix(
         self, data: Interactions, mask: np.ndarray, cut: float | None, binary: sp.csr_matrix
@@ -247,6 +251,12 @@ class Ease(_ItemItem):
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         return np.asarray((self._Xw[users] @ self._W).toarray())
+
+
+class EaseFull(Ease):
+    name = "ease_full"
+    description = "EASE with every weight kept (what the top-100 cut costs)"
+    k = None
 
 
 class EaseRecency(Ease):
@@ -374,6 +384,7 @@ MODELS: dict[str, type[Model]] = {
         Popularity,
         ItemKNN,
         Ease,
+        EaseFull,
         EaseRecency,
         ALS,
         BPR,
@@ -383,7 +394,15 @@ MODELS: dict[str, type[Model]] = {
         ContentLastItem,
     )
 }
-DEFAULT_MODELS = ("popularity", "itemknn", "ease", "ease_recency", "als", "bpr")
+DEFAULT_MODELS = (
+    "popularity",
+    "itemknn",
+    "ease",
+    "ease_full",
+    "ease_recency",
+    "als",
+    "bpr",
+)
 COLD_START_MODELS = ("popular_in_group", "trending", "top_rated", "content_last_item")
 
 
