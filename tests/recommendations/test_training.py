@@ -277,3 +277,23 @@ def test_the_l2_grid_goes_on_upwards_while_its_largest_value_wins(monkeypatch):
         "best NDCG@10 of [30.0, 3000.0, 9000.0, 30000.0, 90000.0, 300000.0] "
         "on 37 validation customers"
     )
+
+
+def test_products_viewed_by_the_same_people_become_similar():
+    from tests.recommendations.test_signals import track
+
+    kettle, scale, mug = ProductFactory.create_batch(3)
+    for _ in range(3):
+        browser = CustomerFactory()
+        track(browser, "Product Viewed", days=2, product_id=kettle.public_id)
+        track(browser, "Product Added", days=2, sku=scale.sku)
+    track(CustomerFactory(), "Product Viewed", days=2, product_id=mug.public_id)
+
+    run = recommender_train(now=NOW)
+
+    # Viewed (0.25) and carted (0.5) by the same three people, nobody bought anything.
+    (link,) = selectors.item_neighbors(model=run, kind="similar", product_pk=kettle.pk)
+    assert link.neighbor_id == scale.pk
+    assert link.score == pytest.approx(3 * 0.25 * 0.5 / (0.25 * 3**0.5 * 0.5 * 3**0.5 + 10))
+    assert run.data["read"]["view_events"] == 4
+    assert run.data["read"]["cart_events"] == 3
