@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from omnicrm.console.access import staff_view
@@ -22,12 +23,12 @@ VIEW_PERMISSION = "recommendations.view_recommendermodel"
 TRAIN_PERMISSION = "recommendations.train_recommendermodel"
 # The figures the page shows, in this order, with their labels.
 METRICS = (
-    ("precision@10", "Precision@10"),
-    ("recall@10", "Recall@10"),
-    ("ndcg@10", "NDCG@10"),
-    ("map@10", "MAP@10"),
-    ("hit_rate@10", "Hit rate@10"),
-    ("coverage", "Catalog coverage"),
+    ("precision@10", gettext_lazy("Precision@10")),
+    ("recall@10", gettext_lazy("Recall@10")),
+    ("ndcg@10", gettext_lazy("NDCG@10")),
+    ("map@10", gettext_lazy("MAP@10")),
+    ("hit_rate@10", gettext_lazy("Hit rate@10")),
+    ("coverage", gettext_lazy("Catalog coverage")),
 )
 
 
