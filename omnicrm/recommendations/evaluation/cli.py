@@ -19,6 +19,7 @@ from omnicrm.recommendations.evaluation.models import (
     COLD_START_MODELS,
     DEFAULT_MODELS,
     MODELS,
+    PERSONAL_TOP_K,
 )
 from omnicrm.recommendations.evaluation.runner import evaluate, format_report
 
@@ -50,6 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--k", type=int, default=10, help="List length scored (default 10).")
     parser.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
+    parser.add_argument(
+        "--personal-k",
+        type=int,
+        default=PERSONAL_TOP_K,
+        help=f"Weights kept per item by itemknn and ease, as stored for serving "
+        f"(default {PERSONAL_TOP_K}, what training stores).",
+    )
 
 
 def _models(raw: str) -> list[str]:
@@ -78,11 +86,16 @@ def run(options: dict[str, Any], stdout: TextIO) -> None:
         raise ValidationFailed(f"split must be one of {', '.join(SPLITS)}.", field="split")
     protocols = ["time", "random"] if split == "both" else [split]
     seed = int(options.get("seed") or 0)
+    personal_k = int(options.get("personal_k") or PERSONAL_TOP_K)
+    if not 1 <= personal_k <= 100_000:
+        raise ValidationFailed("personal-k must be between 1 and 100000.", field="personal_k")
     results = []
     for spec in datasets:
         data = load_dataset(spec)
         for protocol in protocols:
-            result = evaluate(data, models=models, protocol=protocol, k=k, seed=seed)
+            result = evaluate(
+                data, models=models, protocol=protocol, k=k, seed=seed, personal_k=personal_k
+            )
             result["dataset"]["spec"] = spec.split(":", 1)[0]
             results.append(result)
             stdout.write(format_report(result) + "\n")

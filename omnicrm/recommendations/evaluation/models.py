@@ -50,6 +50,8 @@ class FitContext:
     # fit on inner.train, score against the holdout.
     validation: Callable[[], tuple[Split, sp.csr_matrix]]
     seed: int = 0
+    # Weights kept per item by the item-item models (training stores 100 for serving).
+    personal_k: int = PERSONAL_TOP_K
 
 
 class Model:
@@ -219,16 +221,16 @@ class ItemKNN(_ItemItem):
     description = "item-to-item cosine, top-100 neighbours (omnicrm)"
 
     def _fit(self, ctx: FitContext) -> None:
-        self.params = {"k": PERSONAL_TOP_K, "shrink": 10.0}
-        self._W = itemknn_weights(ctx.X, k=PERSONAL_TOP_K, shrink=10.0)
+        self.params = {"k": ctx.personal_k, "shrink": 10.0}
+        self._W = itemknn_weights(ctx.X, k=ctx.personal_k, shrink=10.0)
 
 
 class Ease(_ItemItem):
     name = "ease"
     description = "EASE, l2 chosen on a validation slice of the training data (omnicrm default)"
 
-    # Weights kept per item: what training stores for serving (None: all, unpruned).
-    k: int | None = PERSONAL_TOP_K
+    # False: keep every weight (unpruned); True: the context's personal_k, as served.
+    pruned = True
 
     def __init__(self, candidates: Sequence[float] = DEFAULT_L2_CANDIDATES) -> None:
         super().__init__()
@@ -237,7 +239,7 @@ class Ease(_ItemItem):
     def _fit(self, ctx: FitContext) -> None:
         inner, holdout = ctx.validation()
         fit_X = self._matrix(ctx.data, inner.train_mask, inner.cut, inner.train)
-        k = self.k or ctx.data.n_items
+        k = ctx.personal_k if self.pruned else ctx.data.n_items
         l2 = ease_select_l2(fit_X, holdout=holdout, candidates=self.candidates, k=k)
         self.params = {"l2": l2, "l2_candidates": list(self.candidates), "k": k}
         self._Xw = self._matrix(ctx.data, ctx.train_mask, ctx.cut, ctx.X)
@@ -256,7 +258,7 @@ class Ease(_ItemItem):
 class EaseFull(Ease):
     name = "ease_full"
     description = "EASE with every weight kept (what the top-100 cut costs)"
-    k = None
+    pruned = False
 
 
 class EaseRecency(Ease):

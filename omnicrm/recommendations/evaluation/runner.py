@@ -13,6 +13,7 @@ from omnicrm.recommendations.algorithms.metrics import all_metrics
 from omnicrm.recommendations.evaluation.datasets import Interactions
 from omnicrm.recommendations.evaluation.models import (
     MODELS,
+    PERSONAL_TOP_K,
     FitContext,
     Model,
     implicit_missing,
@@ -63,6 +64,7 @@ def evaluate(
     protocol: str = "time",
     k: int = 10,
     seed: int = 0,
+    personal_k: int = PERSONAL_TOP_K,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Fit and score ``models`` on ``data``; returns a JSON-ready result dict."""
@@ -76,6 +78,7 @@ def evaluate(
         cut=cut,
         validation=_validation(data, split, seed),
         seed=seed,
+        personal_k=personal_k,
     )
     users = {
         "returning": split.returning_users,
@@ -128,6 +131,7 @@ def evaluate(
         "split": split.describe(),
         "k": k,
         "seed": seed,
+        "personal_k": personal_k,
         "models": results,
         "skipped": skipped,
         "seconds": round(time.perf_counter() - started, 2),

@@ -101,5 +101,21 @@ def test_bad_options_are_named(shop: Path) -> None:
     with pytest.raises(ValidationFailed) as exc:
         cli.run({"dataset": [f"csv:{shop}"], "k": 500}, io.StringIO())
     assert exc.value.field == "k"
+    with pytest.raises(ValidationFailed) as exc:
+        cli.run({"dataset": [f"csv:{shop}"], "personal_k": -3}, io.StringIO())
+    assert exc.value.field == "personal_k"
     with pytest.raises(CommandError, match="Unknown dataset"):
         call_command("recommendations", "evaluate", "--dataset", "nope", stdout=io.StringIO())
+
+
+def test_personal_k_bounds_the_item_item_weights(shop: Path, tmp_path: Path) -> None:
+    out = tmp_path / "k.json"
+    cli.run(
+        {"dataset": f"csv:{shop}", "models": "itemknn,ease,ease_full", "personal_k": 2,
+         "json": str(out)},
+        io.StringIO(),
+    )  # fmt: skip
+    models = json.loads(out.read_text(encoding="utf-8"))["results"][0]["models"]
+    assert models["itemknn"]["params"]["k"] == 2
+    assert models["ease"]["params"]["k"] == 2
+    assert models["ease_full"]["params"]["k"] == 20  # every item of the catalog
