@@ -222,6 +222,38 @@ async def fetch(port: int, path: str, key: str) -> tuple[int, int]:
     return status, len(data)
 
 
+def percentile(sorted_values: list[float], p: float) -> float | None:
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values)) - 1))
+    return round(sorted_values[index], 2)
+
+
+async def sequential(
+    port: int, key: str, customers: list[str], *, count: int, limit: int
+) -> dict[str, Any]:
+    """One request at a time: the time one answer takes with no queue in front of it."""
+    loop = asyncio.get_running_loop()
+    latencies = []
+    errors = 0
+    for i in range(count):
+        path = f"/api/v1/recommendations/customers/{customers[i % len(customers)]}?limit={limit}"
+        started = loop.time()
+        status, _size = await fetch(port, path, key)
+        if status == 200:
+            latencies.append((loop.time() - started) * 1000)
+        else:
+            errors += 1
+    latencies.sort()
+    return {
+        "requests": count,
+        "errors": errors,
+        "p50_ms": percentile(latencies, 50),
+        "p90_ms": percentile(latencies, 90),
+        "p99_ms": percentile(latencies, 99),
+    }
+
+
 async def drive(
     port: int, key: str, customers: list[str], *, rate: float, duration: float, limit: int
 ) -> dict[str, Any]:
@@ -251,9 +283,7 @@ async def drive(
     errors = sum(1 for status in statuses if status != 200)
 
     def pct(p: float) -> float | None:
-        if not ok:
-            return None
-        return round(ok[min(len(ok) - 1, round(p / 100 * len(ok)) - 1)], 2)
+        return percentile(ok, p)
 
     return {
         "requests": total,
@@ -303,6 +333,11 @@ def run_one(kind: str, dataset: str, data_dir: Path, args: argparse.Namespace) -
                 limit=args.limit,
             )
         )  # fmt: skip
+        one_by_one = asyncio.run(
+            sequential(
+                port, info["key"], info["customers"], count=args.sequential, limit=args.limit
+            )
+        )
         result = asyncio.run(
             drive(
                 port,
@@ -313,6 +348,7 @@ def run_one(kind: str, dataset: str, data_dir: Path, args: argparse.Namespace) -
                 limit=args.limit,
             )
         )
+        result["sequential"] = one_by_one
         master, workers = gunicorn_pids(server.pid)
         worker_rss = [rss_kb(pid) for pid in workers]
         result.update(
@@ -375,6 +411,20 @@ def write_results(results: list[dict[str, Any]], args: argparse.Namespace) -> No
             f"{r['p50_ms']} | {r['p90_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['workers']} | "
             f"{r['rss_total_mb']} ({workers}) | {' / '.join(map(str, r['load_before']))} |"
         )
+    lines += [
+        "",
+        "One request at a time first (no queue: the time one answer takes on this machine, "
+        "connection included):",
+        "",
+        "| database | data | requests | errors | p50 ms | p90 ms | p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        q = r["sequential"]
+        lines.append(
+            f"| {r['database']} | {r['dataset']} | {q['requests']} | {q['errors']} | "
+            f"{q['p50_ms']} | {q['p90_ms']} | {q['p99_ms']} |"
+        )
     lines += ["", "What was served:", ""]
     for r in results:
         p = r["prepared"]
@@ -383,6 +433,8 @@ def write_results(results: list[dict[str, Any]], args: argparse.Namespace) -> No
             f"{p.get('personal_links')} personal links, {p.get('buyers')} customers with orders; "
             f"import {p.get('import_seconds')} s, training {p.get('train_seconds')} s."
         )
+    if args.note:
+        lines += ["", args.note]
     lines.append("")
     (RESULTS / "recommendations_serving.md").write_text("\n".join(lines))
 
@@ -394,12 +446,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument(
+        "--sequential", type=int, default=1000, help="requests sent one at a time first"
+    )
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--workers", type=int, default=0, help="0: omnicrm serve's default")
     parser.add_argument("--data-dir", default="", help="keep the prepared databases here")
     parser.add_argument("--reuse", action="store_true", help="reuse a prepared database")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--note", default="", help="a paragraph added to the results page")
     parser.add_argument(
         "--prepare-only", action="store_true", help="prepare the databases, measure nothing"
     )
