@@ -117,7 +117,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--customers", type=int, default=20000, help="demo shop size")
+    parser.add_argument(
+        "--markdown-only",
+        action="store_true",
+        help="Rewrite the .md from the committed .json without running anything.",
+    )
     args = parser.parse_args()
+    if args.markdown_only:
+        sys.path.insert(0, str(ROOT))
+        from omnicrm.recommendations.evaluation.runner import format_report
+
+        payload = json.loads((RESULTS / "recommendations_eval.json").read_text())
+        (RESULTS / "recommendations_eval.md").write_text(markdown(payload, format_report))
+        return
 
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnicrm.settings")
@@ -234,10 +246,13 @@ def summary(payload: dict[str, Any]) -> str:
                 res = models.get(name)
                 return f"{res['metrics'][pop]['ndcg@10']:.4f}" if res else "skipped"
 
+            # The best non-personalized list, when one beats popularity (lists fall back to
+            # popularity, so on new users a tie means the list added nothing).
+            base = models["popularity"]["metrics"][pop]["ndcg@10"]
             cold = [
                 (models[n]["metrics"][pop]["ndcg@10"], n)
                 for n in ("popular_in_group", "trending", "top_rated", "content_last_item")
-                if n in models
+                if n in models and models[n]["metrics"][pop]["ndcg@10"] > base
             ]
             best = max(cold) if cold else None
             rows.append(
@@ -245,7 +260,7 @@ def summary(payload: dict[str, Any]) -> str:
                 f"({run['split'][pop + '_users']:,}) | {cell('popularity')} | {cell('itemknn')} | "
                 f"**{cell('ease')}** | {cell('ease_full')} | {cell('ease_recency')} | "
                 f"{cell('als')} | {cell('bpr')} | "
-                + (f"{best[1]} {best[0]:.4f}" if best else "-")
+                + (f"{best[1]} {best[0]:.4f}" if best else "none beats popularity")
                 + " |"
             )
     return "\n".join(rows)
