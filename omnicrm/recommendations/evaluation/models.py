@@ -354,7 +354,7 @@ class ALS(_Implicit):
     grid = tuple(
         {"factors": f, "regularization": r, "alpha": a, "iterations": 15}
         for f in (32, 64, 128)
-        for r in (1.0, 10.0, 30.0, 100.0)
+        for r in (1.0, 10.0, 30.0, 100.0, 300.0)
         for a in (1.0, 5.0, 20.0)
     )
 
