@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -71,7 +71,7 @@ class Model:
         start = time.perf_counter()
         self._X = ctx.X
         counts = np.asarray((ctx.X != 0).sum(axis=0), dtype=np.float64).ravel()
-        # Normalized into [0, 0.5): below any positive personal score + 1 (see _combine).
+        # Normalized into [0, 0.5): below any positive personal score + 1 (see recommend).
         self._popularity = counts / (2.0 * counts.max() + 1.0)
         self._fit(ctx)
         self.fit_seconds = time.perf_counter() - start
@@ -406,11 +406,3 @@ DEFAULT_MODELS = (
     "bpr",
 )
 COLD_START_MODELS = ("popular_in_group", "trending", "top_rated", "content_last_item")
-
-
-@dataclass
-class ModelResult:
-    name: str
-    fit_seconds: float
-    params: dict[str, Any]
-    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
