@@ -133,6 +133,48 @@ print(json.dumps({
 """
 
 
+INPROCESS_SNIPPET = """
+import json, time, django
+django.setup()
+from django.test import Client
+from django.utils import timezone
+from omnicrm.recommendations import serving
+key, ids = %(key)r, %(ids)r
+client = Client()
+headers = {"Authorization": "Bearer " + key}
+def timed(call, items):
+    out = []
+    for item in items:
+        started = time.perf_counter()
+        call(item)
+        out.append((time.perf_counter() - started) * 1000)
+    out.sort()
+    return {"p50_ms": round(out[len(out) // 2], 3), "p99_ms": round(out[int(len(out) * .99)], 3)}
+get = lambda path: client.get(path, headers=headers, HTTP_HOST="127.0.0.1")
+get("/api/v1/recommendations/customers/" + ids[0])
+customers = {cid: serving.customer_for_serving(public_id=cid) for cid in ids}
+now = timezone.now()
+print(json.dumps({
+    "healthz": timed(lambda p: client.get(p, HTTP_HOST="127.0.0.1"), ["/healthz"] * len(ids)),
+    "for_you_request": timed(get, ["/api/v1/recommendations/customers/%%s?limit=10" %% c
+                                   for c in ids]),
+    "serving_only": timed(lambda c: serving.recommend_for_customer(
+        customer=customers[c], filters=serving.Filters(limit=10), now=now), ids),
+}))
+"""
+
+
+def in_process(env: dict[str, str], info: dict[str, Any], count: int) -> dict[str, Any]:
+    """The same requests through Django's test client in one process, one at a time: the
+    server's own cost per request without gunicorn, sockets or other processes in the way
+    (healthz for the framework's floor; serving_only = recommend_for_customer alone)."""
+    snippet = INPROCESS_SNIPPET % {"key": info["key"], "ids": info["customers"][:count]}
+    out = subprocess.run(
+        [sys.executable, "-c", snippet], env=env, check=True, text=True, capture_output=True
+    ).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
 def prepare(
     kind: str, data_dir: Path, *, dataset: str, customers: int, reuse: bool
 ) -> dict[str, Any]:
@@ -349,6 +391,7 @@ def run_one(kind: str, dataset: str, data_dir: Path, args: argparse.Namespace) -
             )
         )
         result["sequential"] = one_by_one
+        result["in_process"] = in_process(env, info, args.in_process)
         master, workers = gunicorn_pids(server.pid)
         worker_rss = [rss_kb(pid) for pid in workers]
         result.update(
@@ -425,6 +468,22 @@ def write_results(results: list[dict[str, Any]], args: argparse.Namespace) -> No
             f"| {r['database']} | {r['dataset']} | {q['requests']} | {q['errors']} | "
             f"{q['p50_ms']} | {q['p90_ms']} | {q['p99_ms']} |"
         )
+    lines += [
+        "",
+        "In one process through Django's test client, one at a time (the server's own work "
+        "per request, without gunicorn, sockets or scheduling): `healthz` is the framework's "
+        "floor, `for_you_request` the whole API request (key check, customer, signals, "
+        "scoring, products, JSON), `serving_only` recommend_for_customer alone.",
+        "",
+        "| database | data | healthz p50 / p99 ms | for-you request p50 / p99 ms "
+        "| serving only p50 / p99 ms |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        i = r["in_process"]
+        cells = [f"{i[k]['p50_ms']} / {i[k]['p99_ms']}" for k in
+                 ("healthz", "for_you_request", "serving_only")]  # fmt: skip
+        lines.append(f"| {r['database']} | {r['dataset']} | " + " | ".join(cells) + " |")
     lines += ["", "What was served:", ""]
     for r in results:
         p = r["prepared"]
@@ -454,6 +513,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="0: omnicrm serve's default")
     parser.add_argument("--data-dir", default="", help="keep the prepared databases here")
     parser.add_argument("--reuse", action="store_true", help="reuse a prepared database")
+    parser.add_argument("--in-process", type=int, default=1000, help="test-client requests")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--note", default="", help="a paragraph added to the results page")
     parser.add_argument(
