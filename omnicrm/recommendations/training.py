@@ -64,7 +64,7 @@ from omnicrm.reviews.models import Review
 
 logger = logging.getLogger(__name__)
 
-PERSONAL_K = 100
+PERSONAL_K = 200
 SIMILAR_K = 30
 TOGETHER_K = 20
 TOGETHER_MIN_SUPPORT = 2

@@ -35,7 +35,7 @@ TRENDING_RECENT_DAYS = 7.0
 TRENDING_EARLIER_DAYS = 28.0
 TOP_RATED_MIN_AVERAGE = 4.0
 TOP_RATED_MIN_COUNT = 3
-PERSONAL_TOP_K = 100  # neighbours kept per item, as stored for serving
+PERSONAL_TOP_K = 200  # weights kept per item (EASE: on average), as stored for serving
 
 
 @dataclass
@@ -218,7 +218,7 @@ class _ItemItem(Model):
 
 class ItemKNN(_ItemItem):
     name = "itemknn"
-    description = "item-to-item cosine, top-100 neighbours (omnicrm)"
+    description = "item-to-item cosine, top-200 neighbours (omnicrm)"
 
     def _fit(self, ctx: FitContext) -> None:
         self.params = {"k": ctx.personal_k, "shrink": 10.0}
