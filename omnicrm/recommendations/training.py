@@ -5,7 +5,8 @@ set-based queries (omnicrm.recommendations.signals), builds sparse matrices, run
 algorithms (omnicrm.recommendations.algorithms) and writes one RecommenderModel with:
 
 - ItemNeighbor "personal": the weights W of the selected model (EASE by default, item-kNN
-  as the alternative), top 100 per product: for-you score of j = sum_i x_ui W[i, j];
+  as the alternative; 200 weights per product, for EASE on average over the whole matrix):
+  for-you score of j = sum_i x_ui W[i, j];
 - ItemNeighbor "similar": item-to-item cosine on co-purchase and co-view, top 30;
 - ItemNeighbor "together": same-order association rules with support, confidence, lift;
 - ItemNeighbor "content": TF-IDF cosine over title and category path, top 20;
