@@ -1,11 +1,12 @@
 """Merging two profiles into one, previewing a merge, and splitting a wrong one back apart.
 
 A merge moves the secondary's identities, addresses, orders, reviews, wishlist items,
-recommendation feedback and events to the primary and leaves the secondary as a tombstone (``merged_into``). Consent never moves:
-each profile keeps its own records, and a merge can only make the primary's consent
-stricter (a withdrawal on the secondary is applied; a grant never is). The
-``CustomerMerge`` row records every moved id and every changed value, which is what
-``customer_split`` puts back. See docs/identity.md for the rules in plain words.
+recommendation feedback and events to the primary and leaves the secondary as a tombstone
+(``merged_into``). Consent never moves: each profile keeps its own records, and a merge
+can only make the primary's consent stricter (a withdrawal on the secondary is applied; a
+grant never is). The ``CustomerMerge`` row records every moved id and every changed value,
+which is what ``customer_split`` puts back. See docs/identity.md for the rules in plain
+words.
 """
 
 from __future__ import annotations
