@@ -53,6 +53,9 @@ def test_marketer_builds_a_segment_and_sees_the_live_count(live_server, browser_
     page.get_by_role("button", name="+ Condition").last.click()
     second = page.locator('.rule-row[data-path="0.1"]')
     expect(second).to_be_visible()
+    # The new row is on the page before htmx has settled the swap; a change made during the
+    # settle is dropped by the builder's request sync, so wait for it (seen once on CI).
+    page.wait_for_function(SETTLED)
     # Each choice of field or operator redraws the builder (operators and value widget
     # depend on them): wait for the redraw before typing into the new widget.
     with page.expect_response(re.compile(r"/segments/new/$")):
