@@ -15,14 +15,18 @@ at a fixed rate from a separate process against `omnicrm serve`, on SQLite and P
 2. `omnicrm serve --no-background` (gunicorn, its default workers) on a free local port.
 3. Warm-up: ``--warmup`` requests (each worker loads the run into its cache once).
 4. Load: an open-loop asyncio client in this process sends requests at ``--rate`` per second
-   for ``--duration`` seconds, each on a new connection (gunicorn's sync workers close
-   connections), whatever the answers' speed: a slow server is not given a rest, and the
-   latency is measured from the moment a request was due (no coordinated omission) to the
-   last byte. Errors are non-200 answers and failed connections.
+   for ``--duration`` seconds whatever the answers' speed: a slow server is not given a rest,
+   and the latency is measured from the moment a request was due (no coordinated omission)
+   to the last byte. Twice: first on kept-alive connections from a pool that opens one
+   more whenever all are busy (how an API client talks to a backend; the target is judged
+   on this run), then with a new connection per request. Errors are non-200 answers and
+   failed connections.
 5. Memory: resident set size of the gunicorn master and workers after the run (sum and per
    worker), from /proc.
 
-The load average before each run is recorded: the machine may be shared.
+PostgreSQL databases are named after OMNICRM_SERVING_PG_DATABASE (default omnicrm_c2_bench)
+with _olist / _generated appended. The load average before each run is recorded: the
+machine may be shared.
 Writes benchmarks/results/recommendations_serving.md and .json (unless ``--no-write``).
 """
 
@@ -47,7 +51,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 OLIST = Path(os.environ.get("OLIST_DIR", ROOT.parent / "shared" / "datasets" / "olist"))
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
-PG_DATABASE = "omnicrm_c2_bench"
+# The PostgreSQL databases are <prefix>_olist and <prefix>_generated (``--pg-database``).
+PG_DATABASE = os.environ.get("OMNICRM_SERVING_PG_DATABASE", "omnicrm_c2_bench")
 TARGET_P99_MS = 10.0
 SEED = 2026
 # The generated shop: more returning customers than Olist, so most answers are personal.
@@ -250,18 +255,67 @@ def gunicorn_pids(serve_pid: int) -> tuple[int | None, list[int]]:
     return serve_pid, workers
 
 
-async def fetch(port: int, path: str, key: str) -> tuple[int, int]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request = (
+def _request(path: str, key: str, *, keep_alive: bool) -> bytes:
+    close = "" if keep_alive else "Connection: close\r\n"
+    return (
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
-        "Accept-Language: en\r\nConnection: close\r\n\r\n"
-    )
-    writer.write(request.encode())
+        f"Accept-Language: en\r\n{close}\r\n"
+    ).encode()
+
+
+async def fetch(port: int, path: str, key: str) -> tuple[int, int]:
+    """One request on a new connection, closed after the answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_request(path, key, keep_alive=False))
     await writer.drain()
     data = await reader.read()
     writer.close()
     status = int(data[9:12]) if data.startswith(b"HTTP/") else 0
     return status, len(data)
+
+
+class Pool:
+    """Kept-alive connections, as an API client's HTTP pool holds them: a request takes an
+    idle one (or opens one when none is idle) and gives it back after the answer."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.opened = 0
+
+    async def fetch(self, path: str, key: str) -> tuple[int, int]:
+        if self.idle:
+            reader, writer = self.idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            self.opened += 1
+        try:
+            writer.write(_request(path, key, keep_alive=True))
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            close = False
+            for line in head.split(b"\r\n")[1:]:
+                name, _sep, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"connection" and value.strip().lower() == b"close":
+                    close = True
+            body = await reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError):
+            writer.close()
+            raise OSError("connection lost") from None
+        if close:
+            writer.close()
+        else:
+            self.idle.append((reader, writer))
+        status = int(head[9:12]) if head.startswith(b"HTTP/") else 0
+        return status, len(head) + len(body)
+
+    def close(self) -> None:
+        for _reader, writer in self.idle:
+            writer.close()
+        self.idle.clear()
 
 
 def percentile(sorted_values: list[float], p: float) -> float | None:
@@ -297,9 +351,19 @@ async def sequential(
 
 
 async def drive(
-    port: int, key: str, customers: list[str], *, rate: float, duration: float, limit: int
+    port: int,
+    key: str,
+    customers: list[str],
+    *,
+    rate: float,
+    duration: float,
+    limit: int,
+    keep_alive: bool = False,
 ) -> dict[str, Any]:
+    """Open loop at ``rate``: each request on a new connection, or (``keep_alive``) on a
+    kept-alive connection of a pool that grows when every connection is busy."""
     total = int(rate * duration)
+    pool = Pool(port) if keep_alive else None
     latencies: list[float] = [0.0] * total
     statuses: list[int] = [0] * total
     loop = asyncio.get_running_loop()
@@ -311,9 +375,10 @@ async def drive(
         if delay > 0:
             await asyncio.sleep(delay)
         path = f"/api/v1/recommendations/customers/{customers[i % len(customers)]}?limit={limit}"
+        call = pool.fetch(path, key) if pool is not None else fetch(port, path, key)
         try:
-            status, _size = await asyncio.wait_for(fetch(port, path, key), timeout=10)
-        except (OSError, TimeoutError):
+            status, _size = await asyncio.wait_for(call, timeout=10)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError):
             status = 0
         latencies[i] = (loop.time() - due) * 1000
         statuses[i] = status
@@ -321,6 +386,8 @@ async def drive(
     wall = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(total)))
     elapsed = time.perf_counter() - wall
+    if pool is not None:
+        pool.close()
     ok = sorted(lat for lat, status in zip(latencies, statuses, strict=True) if status == 200)
     errors = sum(1 for status in statuses if status != 200)
 
@@ -329,6 +396,8 @@ async def drive(
 
     return {
         "requests": total,
+        "keep_alive": keep_alive,
+        "connections_opened": pool.opened if pool is not None else total,
         "rate_target": rate,
         "rate_achieved": round(total / elapsed, 1),
         "errors": errors,
@@ -380,16 +449,20 @@ def run_one(kind: str, dataset: str, data_dir: Path, args: argparse.Namespace) -
                 port, info["key"], info["customers"], count=args.sequential, limit=args.limit
             )
         )
+        # The target is judged on kept-alive connections (how an API client's pool talks
+        # to a backend); a new connection per request is measured too, after it.
         result = asyncio.run(
             drive(
-                port,
-                info["key"],
-                info["customers"],
-                rate=args.rate,
-                duration=args.duration,
+                port, info["key"], info["customers"], rate=args.rate, duration=args.duration,
+                limit=args.limit, keep_alive=True,
+            )
+        )  # fmt: skip
+        result["new_connection"] = asyncio.run(
+            drive(
+                port, info["key"], info["customers"], rate=args.rate, duration=args.duration,
                 limit=args.limit,
             )
-        )
+        )  # fmt: skip
         result["sequential"] = one_by_one
         result["in_process"] = in_process(env, info, args.in_process)
         master, workers = gunicorn_pids(server.pid)
@@ -436,24 +509,36 @@ def write_results(results: list[dict[str, Any]], args: argparse.Namespace) -> No
         f"{m['nproc']} cores ({m['cpu']}), {m['memory_gb']} GB, Python {m['python']}.",
         "",
         f"GET /api/v1/recommendations/customers/{{id}}?limit={args.limit}, open-loop at "
-        f"{args.rate:g} requests/s for {args.duration:g} s from a separate asyncio client "
-        "(a new connection per request), cycling through 2,000 random customers with orders; "
-        "`omnicrm serve` with its default gunicorn workers on the same machine. Latency from "
+        f"{args.rate:g} requests/s for {args.duration:g} s from a separate asyncio client, "
+        "cycling through 2,000 random customers with orders; `omnicrm serve` with its default "
+        "workers (gunicorn gthread workers with keep-alive) on the same machine. Latency from "
         "the moment each request was due to the last byte of its answer. Target: p99 under "
-        f"{TARGET_P99_MS:g} ms.",
+        f"{TARGET_P99_MS:g} ms, judged on the kept-alive run: the client holds a pool of "
+        "kept-alive connections (opened as needed, as an API client's HTTP pool does), the "
+        "way a shop's backend talks to omnicrm. The same load with a new TCP connection per "
+        "request follows it.",
         "",
-        "| database | data | requests | achieved req/s | errors | p50 ms | p90 ms | p99 ms "
-        "| max ms | workers | RSS total MB (per worker) | load before |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| database | data | connections | requests | achieved req/s | errors | p50 ms | p90 ms "
+        "| p99 ms | max ms | target | workers | RSS total MB (per worker) | load before |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|",
     ]
     for r in results:
         workers = ", ".join(f"{x:g}" for x in r["rss_workers_mb"])
-        lines.append(
-            f"| {r['database']} | {r['dataset']} | {r['requests']} | {r['rate_achieved']} | "
-            f"{r['errors']} | "
-            f"{r['p50_ms']} | {r['p90_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['workers']} | "
-            f"{r['rss_total_mb']} ({workers}) | {' / '.join(map(str, r['load_before']))} |"
-        )
+        for run in (r, r["new_connection"]):
+            if run is r:
+                connections = f"kept alive ({run['connections_opened']} opened)"
+            else:
+                connections = "new per request"
+            p99 = run["p99_ms"]
+            ok = p99 is not None and p99 < TARGET_P99_MS and not run["errors"]
+            met = "met" if ok else "MISSED"
+            lines.append(
+                f"| {r['database']} | {r['dataset']} | {connections} | {run['requests']} | "
+                f"{run['rate_achieved']} | {run['errors']} | {run['p50_ms']} | {run['p90_ms']} | "
+                f"{p99} | {run['max_ms']} | {met if run is r else f'({met})'} | {r['workers']} | "
+                f"{r['rss_total_mb']} ({workers}) | "
+                f"{' / '.join(map(str, r['load_before']))} |"
+            )
     lines += [
         "",
         "One request at a time first (no queue: the time one answer takes on this machine, "

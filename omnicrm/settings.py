@@ -88,7 +88,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Persistent like PostgreSQL's: opening a connection runs the PRAGMAs below, and closing
+    # the last one checkpoints the WAL; per request that cost more than the request's
+    # queries (docs/recommendations-serving.md, "What a request costs").
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             # WAL lets the web workers read while the task worker writes; IMMEDIATE

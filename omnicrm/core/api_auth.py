@@ -2,7 +2,8 @@
 
 GET and HEAD need the ``read`` scope; every other method needs ``write``. A bad key is a
 401, a good key without the scope a 403; both are raised as domain errors so the API's one
-error handler renders them.
+error handler renders them. A key verified in the last few seconds is not read again
+(``apikey_authenticate_cached``, ADR 0010).
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja.security import APIKeyHeader, HttpBearer
 
-from omnicrm.core.apikeys import READ, WRITE, InvalidApiKey, apikey_authenticate, apikey_has_scope
+from omnicrm.core.apikeys import (
+    READ,
+    WRITE,
+    InvalidApiKey,
+    apikey_authenticate_cached,
+    apikey_has_scope,
+)
 from omnicrm.core.errors import PermissionDenied
 from omnicrm.core.models import ApiKey
 
@@ -25,7 +32,7 @@ def required_scope(request: HttpRequest) -> str:
 def authorize(request: HttpRequest, raw_key: str | None) -> ApiKey:
     if not raw_key or not raw_key.strip():
         raise InvalidApiKey(_("the API key is empty"))
-    key = apikey_authenticate(raw_key=raw_key)
+    key = apikey_authenticate_cached(raw_key=raw_key)
     scope = required_scope(request)
     if not apikey_has_scope(key, scope):
         raise PermissionDenied(

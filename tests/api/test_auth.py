@@ -4,9 +4,14 @@ import json
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from omnicrm.core import apikeys
 from omnicrm.core.apikeys import apikey_create, apikey_revoke
+from omnicrm.core.models import ApiKey
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -187,3 +192,115 @@ def test_docs_assets_are_served_by_omnicrm_itself(client):
     for src in scripts:
         response = client.get(src)
         assert response.status_code == 200, src
+
+
+# A key verified lately is trusted by this process for VERIFIED_KEY_SECONDS (ADR 0010).
+
+
+@pytest.fixture
+def fresh_key_cache():
+    apikeys.apikey_cache_clear()
+    yield
+    apikeys.apikey_cache_clear()
+
+
+def _get(client, raw):
+    return client.get("/api/v1/customers", headers={"Authorization": f"Bearer {raw}"})
+
+
+def _key_queries(queries):
+    return [q for q in queries.captured_queries if "core_apikey" in q["sql"]]
+
+
+def test_a_verified_key_is_not_read_again_within_the_cache_time(client, fresh_key_cache):
+    _key, raw = apikey_create(name="x", scopes="read")
+    assert _get(client, raw).status_code == 200
+
+    with CaptureQueriesContext(connection) as queries:
+        response = _get(client, raw)
+
+    assert response.status_code == 200
+    assert _key_queries(queries) == []
+
+
+def test_a_key_revoked_in_this_process_is_refused_at_once(client, fresh_key_cache):
+    key, raw = apikey_create(name="x", scopes="read")
+    assert _get(client, raw).status_code == 200
+
+    apikey_revoke(prefix=key.prefix)
+
+    assert _get(client, raw).json()["error"]["code"] == "revoked_api_key"
+
+
+def test_a_key_revoked_elsewhere_is_refused_once_the_cache_time_is_over(
+    client, fresh_key_cache, monkeypatch
+):
+    key, raw = apikey_create(name="x", scopes="read")
+    assert _get(client, raw).status_code == 200
+    # Another process revokes it: no signal reaches this one.
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+    clock = apikeys._VERIFIED.entries[key.prefix][2]  # when this process verified it
+
+    monkeypatch.setattr(apikeys.time, "monotonic", lambda: clock + 1)
+    assert _get(client, raw).status_code == 200
+    monkeypatch.setattr(
+        apikeys.time, "monotonic", lambda: clock + apikeys.VERIFIED_KEY_SECONDS + 0.1
+    )
+    response = _get(client, raw)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "revoked_api_key"
+
+
+def test_a_cached_prefix_with_a_wrong_secret_is_still_401(client, fresh_key_cache):
+    key, raw = apikey_create(name="x", scopes="read")
+    assert _get(client, raw).status_code == 200
+
+    forged = f"ocrm_{key.prefix}_" + "A" * 43
+    response = _get(client, forged)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+    # The wrong key did not evict the right one.
+    with CaptureQueriesContext(connection) as queries:
+        assert _get(client, raw).status_code == 200
+    assert _key_queries(queries) == []
+
+
+def test_a_cached_key_is_still_checked_for_its_scope_and_a_missing_key_is_401(
+    client, fresh_key_cache
+):
+    _key, raw = apikey_create(name="x", scopes="read")
+    assert _get(client, raw).status_code == 200
+
+    write = client.post(
+        "/api/v1/customers",
+        data=json.dumps({"name": "Hà"}),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {raw}"},
+    )
+    missing = client.get("/api/v1/customers")
+
+    assert write.status_code == 403
+    assert write.json()["error"]["required_scope"] == "write"
+    assert missing.status_code == 401
+    assert missing.json() == MISSING
+
+
+def test_a_scope_change_in_this_process_counts_at_once(client, fresh_key_cache):
+    key, raw = apikey_create(name="x", scopes="read")
+    assert _get(client, raw).status_code == 200
+
+    key.scopes = ["write"]
+    key.save()
+
+    assert _get(client, raw).status_code == 403
+
+
+def test_last_used_at_is_still_written_through_the_cache(client, fresh_key_cache):
+    key, raw = apikey_create(name="x", scopes="read")
+
+    assert _get(client, raw).status_code == 200
+
+    key.refresh_from_db()
+    assert key.last_used_at is not None

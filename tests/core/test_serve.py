@@ -5,6 +5,7 @@ the suite runs on: they test the process, not the database."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import subprocess
@@ -81,6 +82,19 @@ def test_serve_runs_gunicorn_workers_and_serves_api_docs_and_static_files(tmp_pa
 
         assert docs.status == 200
         assert docs.headers["Server"].startswith("gunicorn")
+        # Threaded workers keep the connection open for the client's next request.
+        kept = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for _ in range(3):
+            kept.request("GET", "/healthz")
+            answer = kept.getresponse()
+            assert answer.status == 200
+            answer.read()
+            assert answer.getheader("Connection", "").lower() != "close"
+        first_socket = kept.sock
+        kept.request("GET", "/healthz")
+        kept.getresponse().read()
+        assert kept.sock is first_socket
+        kept.close()
         assert static.status == 200
         assert b"body" in static.read()
         workers = subprocess.run(
@@ -90,4 +104,4 @@ def test_serve_runs_gunicorn_workers_and_serves_api_docs_and_static_files(tmp_pa
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)
-    assert f"omnicrm serving on http://127.0.0.1:{port}/ with 2 workers" in output
+    assert f"omnicrm serving on http://127.0.0.1:{port}/ with 2 workers x 4 threads" in output

@@ -20,6 +20,15 @@ def default_workers() -> int:
     return max(2, min(2 * (os.cpu_count() or 1) + 1, 8))
 
 
+# Threads per worker (gunicorn's gthread worker): a request waiting on the database does not
+# hold a whole process, and connections are kept alive between requests, so an API client
+# with a connection pool (a shop's backend) pays for TCP setup once, not per request.
+DEFAULT_THREADS = 4
+# Seconds an idle kept-alive connection stays open: longer than a busy client's gap between
+# requests, short enough that idle clients do not pile up.
+DEFAULT_KEEPALIVE = 5
+
+
 def pending_migrations() -> list[str]:
     connection = connections[DEFAULT_DB_ALIAS]
     executor = MigrationExecutor(connection)
@@ -36,6 +45,19 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=default_workers())
         parser.add_argument("--timeout", type=int, default=60)
         parser.add_argument(
+            "--threads",
+            type=int,
+            default=DEFAULT_THREADS,
+            help="Threads per worker; 1 = gunicorn's sync workers (one request per process, "
+            "no keep-alive).",
+        )
+        parser.add_argument(
+            "--keepalive",
+            type=int,
+            default=DEFAULT_KEEPALIVE,
+            help="Seconds an idle client connection is kept open (threaded workers).",
+        )
+        parser.add_argument(
             "--no-background",
             action="store_true",
             help="Do not start the embedded task worker and scheduler (run them elsewhere).",
@@ -49,6 +71,8 @@ class Command(BaseCommand):
             )
         if options["workers"] < 1:
             raise CommandError("--workers must be at least 1")
+        if options["threads"] < 1:
+            raise CommandError("--threads must be at least 1")
         if settings.PRODUCTION:
             call_command("collectstatic", interactive=False, verbosity=0)
 
@@ -60,9 +84,18 @@ class Command(BaseCommand):
         # Connections opened while checking must not be shared with forked workers.
         connections.close_all()
         bind = f"{options['host']}:{options['port']}"
-        self.stdout.write(f"omnicrm serving on http://{bind}/ with {options['workers']} workers")
+        self.stdout.write(
+            f"omnicrm serving on http://{bind}/ with {options['workers']} workers "
+            f"x {options['threads']} threads"
+        )
         try:
-            run_gunicorn(bind=bind, workers=options["workers"], timeout=options["timeout"])
+            run_gunicorn(
+                bind=bind,
+                workers=options["workers"],
+                threads=options["threads"],
+                keepalive=options["keepalive"],
+                timeout=options["timeout"],
+            )
         finally:
             for child in children:
                 child.terminate()
@@ -73,7 +106,7 @@ class Command(BaseCommand):
                     child.kill()
 
 
-def run_gunicorn(*, bind: str, workers: int, timeout: int) -> None:
+def run_gunicorn(*, bind: str, workers: int, threads: int, keepalive: int, timeout: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     from omnicrm.wsgi import application
@@ -82,6 +115,9 @@ def run_gunicorn(*, bind: str, workers: int, timeout: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", bind)
             self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
+            self.cfg.set("threads", threads)
+            self.cfg.set("keepalive", keepalive)
             self.cfg.set("timeout", timeout)
             self.cfg.set("accesslog", "-" if settings.DEBUG else None)
             self.cfg.set("errorlog", "-")
