@@ -286,6 +286,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         "# Segment count: 1M customers / 5M orders",
         "",
+        *([report["preface"], ""] if report.get("preface") else []),
         f"Run {report['run_at']} with `python benchmarks/segment_count.py`. Machine: "
         f"{m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}; "
         "a shared machine (other jobs ran beside this one: see the load averages).",
@@ -339,6 +340,12 @@ def markdown(report: dict[str, Any]) -> str:
             "| segment | members | median | best | runs |",
             "|---|---|---|---|---|",
         ]
+        if result.get("kept_from"):
+            lines[-2:-2] = [
+                f"Not re-run: kept from the run of {result['kept_from']}, so these figures are "
+                "those of the segment compiler of that time, not of the current one.",
+                "",
+            ]
         for label, row in result["counts"].items():
             lines.append(
                 f"| {label} | {row['count']:,} | {row['median_s']:.3f} s | {row['best_s']:.3f} s"
@@ -367,6 +374,13 @@ def markdown(report: dict[str, Any]) -> str:
     for note in report.get("notes", []):
         lines += [note, ""]
     return "\n".join(lines)
+
+
+def _same_shop(data: dict[str, Any]) -> dict[str, Any]:
+    """What identifies a generated shop: its sizes (the seed fixes the rest), not where or
+    how fast it was generated."""
+    keys = ("customers", "buyers", "products", "orders", "order_lines")
+    return {key: data.get(key) for key in keys}
 
 
 def main() -> None:
@@ -421,12 +435,16 @@ def main() -> None:
             # (when they were made from the same shop).
             ran = {r["vendor"] for r in report["results"]}
             earlier = json.loads(previous.read_text())
+            shop = _same_shop(report["results"][0]["template"]["data"])
             kept = [
                 r
                 for r in earlier.get("results", [])
                 if r["vendor"] not in ran
-                and r.get("template", {}).get("data") == report["results"][0]["template"]["data"]
+                and _same_shop(r.get("template", {}).get("data", {})) == shop
             ]
+            for result in kept:
+                # Not re-run: its figures are those of the code as it was then.
+                result.setdefault("kept_from", earlier["run_at"])
             if kept:
                 report["run_at"] = f"{earlier['run_at']} and {report['run_at']}"
             report["results"] = kept + report["results"]
