@@ -491,3 +491,87 @@ def test_reasons_are_given_in_the_active_language(write_csv):
         "line 3: field country: 'Vietnam' không phải là mã quốc gia ISO 3166 gồm hai chữ cái",
     ]
     assert chinese[0] == "line 2: field email: 'not-an-email' 不是有效的电子邮件地址"
+
+
+def test_cells_seen_before_are_still_checked_for_each_row_and_currency(write_csv, catalog):
+    # Prices, statuses and channels are remembered once checked; a remembered value must
+    # not let a bad one through, nor one that is fine in another currency only.
+    path = write_csv(
+        "orders.csv",
+        f"""
+        {ORDER_HEADER}
+        C-1,ha@example.com,2024-05-01T09:30:00Z,delivered,web,USD,ARA-250,1,6.50,0,,,,
+        C-2,lan@example.com,2024-05-01T09:30:00Z,delivered,web,VND,ARA-250,1,6.50,0,,,,
+        C-3,vy@example.com,2024-05-01T09:30:00Z,delivred,web,USD,ARA-250,1,6.50,0,,,,
+        C-4,mai@example.com,2024-05-01T09:30:00Z,DELIVERED,web,USD,ARA-250,1,6.5x,0,,,,
+        C-5,tuan@example.com,2024-05-01T09:30:00Z,delivered,web,USD,ARA-250,1,6.50,0,,,,
+        """,
+    )
+
+    result = run("orders", path)
+
+    assert messages(result) == [
+        "line 3: field unit_price: 6.50 has more decimals than VND allows (0)",
+        "line 4: field status: 'delivred' is not one of canceled, confirmed, delivered, "
+        "packed, pending, processing, returned, shipped, unavailable",
+        "line 5: field unit_price: '6.5x' is not a number",
+    ]
+    assert sorted(Order.objects.values_list("external_id", flat=True)) == ["C-1", "C-5"]
+
+
+ROWS_OF_TWO_ORDERS = [
+    "D-1,ha@example.com,2024-05-01T09:30:00Z,delivered,web,USD,ARA-250,1,6.50,0,,,,,{title}",
+    "",
+    "D-2,lan@example.com,2024-05-02T10:00:00Z,delivered,app,USD,ARA-250,2,6.50,0,,,,,",
+    "D-1,ha@example.com,2024-05-01T09:30:00Z,delivered,web,USD,MOKA-3,1,24.90,0,,,,,",
+    "D-3,vy@example.com,2024-05-03T10:00:00Z,delivered,app,USD,ARA-250,0,6.50,0,,,,,",
+]
+
+
+@pytest.mark.parametrize(
+    ("title", "newline", "bad_line"),
+    [
+        ("Arabica", "\n", 6),
+        ("Arabica", "\r\n", 6),
+        ('"Arabica, ground\nfine"', "\n", 7),  # quoted: the csv module reads the file
+    ],
+)
+def test_rows_of_an_order_anywhere_in_the_file_are_applied_together(
+    tmp_path, catalog, title, newline, bad_line
+):
+    path = tmp_path / "orders.csv"
+    text = newline.join([f"{ORDER_HEADER},title", *ROWS_OF_TWO_ORDERS]).format(title=title)
+    path.write_text(text + newline, encoding="utf-8", newline="")
+
+    result = run("orders", path)
+
+    assert messages(result) == [f"line {bad_line}: field quantity: must be 1 or more"]
+    assert (result.rows, result.applied, result.rejected) == (4, 3, 1)
+    d1 = Order.objects.get(external_id="D-1")
+    assert list(d1.lines.values_list("sku", "title")) == [
+        ("ARA-250", title.strip('"')),
+        ("MOKA-3", "Moka pot"),
+    ]
+    assert d1.total == Decimal("31.40")
+
+
+def test_the_first_pass_reads_plain_files_like_the_csv_module(tmp_path):
+    from omnicrm.importers.generic.rows import CsvFile
+
+    path = tmp_path / "plain.csv"
+    path.write_text(
+        "a,b,c\r\n x ,1,2\r\n\r\nshort\r\n,,\r\ny,3\r\n  \r\nx,4,5", encoding="utf-8", newline=""
+    )
+    csv_file = CsvFile(path, known=("a", "b", "c"), required=())
+    for index in (0, 1, 2):
+        plain = csv_file._plain_column(index)
+        assert plain is not None
+        assert [cell.strip() for cell in plain] == [cell.strip() for cell in csv_file.column(index)]
+    assert csv_file.last_records(0) == ({"x": 6, "short": 2, "": 5, "y": 4}, 6)
+    assert csv_file.count() == 6
+
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('a,b\n"x\ny",1\nx,2\n', encoding="utf-8")
+    csv_file = CsvFile(quoted, known=("a", "b"), required=())
+    assert csv_file._plain_column(0) is None
+    assert csv_file.last_records(0) == ({"x\ny": 1, "x": 2}, 2)

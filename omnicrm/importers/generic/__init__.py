@@ -6,9 +6,10 @@ validates row by row and applies good rows in batches (docs/importing.md).
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from django.db import transaction
@@ -26,6 +27,27 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Importer]] = {
     "products": (products.COLUMNS, products.REQUIRED, products.import_products),
     "orders": (orders.COLUMNS, orders.REQUIRED, orders.import_orders),
 }
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Python's cyclic garbage collector, tuned down for the length of an import.
+
+    An import allocates millions of short-lived tuples and lists; by default every 700
+    allocations start a collection, and the older generations are rescanned again and
+    again, with every module and model already loaded. Freezing what exists before the
+    import and collecting the youngest objects every 50,000 allocations instead costs a
+    fraction of that. Nothing is left uncollected: thresholds and the frozen objects are
+    restored afterwards.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, thresholds[1], thresholds[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def csv_import(
@@ -74,7 +96,7 @@ def csv_import(
     # Without --dry-run every batch commits on its own; a dry run wraps them all in one
     # transaction that is rolled back.
     outer = transaction.atomic() if dry_run else nullcontext()
-    with import_session(), outer:
+    with import_session(), fewer_collections(), outer:
         run(csv_file, result, batch_size=batch_size, progress=progress, threaded=threaded)
         if dry_run:
             transaction.set_rollback(True)

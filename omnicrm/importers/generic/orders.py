@@ -11,7 +11,6 @@ set when the payment columns are filled and left alone when they are blank.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from operator import itemgetter
@@ -107,113 +106,246 @@ PAYMENT_FIELDS = (
 )
 
 
-class Line(NamedTuple):
-    line: int
-    sku: str
-    title: str
-    quantity: int
-    unit_price: Decimal
-    shipping: Decimal
-    seller_ref: str
+# A checked order line: (file line, sku, title, quantity, unit price, shipping, seller ref,
+# line total). A plain tuple: one is made per CSV row.
+Line = tuple[int, str, str, int, Decimal, Decimal, str, Decimal]
 
 
-@dataclass(slots=True)
+class PaymentColumns(NamedTuple):
+    method: str
+    amount: Decimal | None
+    installments: int
+    token: str
+    brand: str
+    last4: str
+
+
+class Header(NamedTuple):
+    """The order's own columns, checked, as read from its first row."""
+
+    customer_external_id: str
+    customer_email: str
+    customer_name: str
+    placed_at: datetime
+    status: str
+    channel: str
+    currency: str
+    discount: Decimal
+    confirmed_at: datetime | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    canceled_at: datetime | None
+    tracking_number: str
+    payment: PaymentColumns | None
+
+
 class PendingOrder:
-    """An order whose rows are being read; `errors` rejects it when its last row arrives."""
+    """An order whose rows are being read; `errors` rejects it when its last row arrives.
 
-    order_id: str
-    first_line: int
-    raw: tuple[str, ...]
-    header: dict[str, Any] = field(default_factory=dict)
-    lines: list[Line] = field(default_factory=list)
-    line_numbers: list[int] = field(default_factory=list)
-    errors: list[tuple[int, str, str]] = field(default_factory=list)
-    subtotal: Decimal = ZERO
-    shipping: Decimal = ZERO
-    total: Decimal = ZERO
+    `first` is its first row's cells (None when that row was malformed), which later rows
+    must repeat in the order columns. A plain class with slots: one is made per order.
+    """
 
-
-def parse_order(cell: list[str], col: dict[str, int]) -> dict[str, Any]:
-    """The order's own columns, read from its first row."""
-    external = f.text(cell[col["customer_external_id"]], "customer_external_id", 255)
-    raw_email = cell[col["customer_email"]].strip()
-    email = f.email(raw_email, "customer_email") if raw_email else ""
-    if not external and not email:
-        raise f.BadCell("customer_email", _("give customer_email or customer_external_id"))
-    placed_at = f.moment(cell[col["placed_at"]], "placed_at")
-    currency = f.currency(cell[col["currency"]], "currency")
-    channel = cell[col["channel"]].strip()
-    discount = cell[col["discount"]].strip()
-    header: dict[str, Any] = {
-        "customer_external_id": external,
-        "customer_email": email,
-        "customer_name": f.text(cell[col["customer_name"]], "customer_name", 200),
-        "placed_at": placed_at,
-        "status": f.choice(cell[col["status"]], "status", STATUSES),
-        "channel": f.choice(channel, "channel", CHANNELS) if channel else Channel.WEB,
-        "currency": currency,
-        "discount": f.amount(discount, "discount", currency) if discount else ZERO,
-        "tracking_number": f.text(cell[col["tracking_number"]], "tracking_number", 100),
-    }
-    for stage in STAGES:
-        value = cell[col[stage]].strip()
-        if not value:
-            header[stage] = None
-            continue
-        when = f.moment(value, stage)
-        if when < placed_at:
-            raise f.BadCell(stage, _("is before placed_at"))
-        header[stage] = when
-    header["payment"] = parse_payment(cell, col, currency)
-    return header
-
-
-def parse_payment(cell: list[str], col: dict[str, int], currency: str) -> dict[str, Any] | None:
-    method = cell[col["payment_method"]].strip()
-    token = f.card_safe(cell[col["payment_token"]], "payment_token", 200)
-    last4 = f.last4(cell[col["payment_last4"]], "payment_last4")
-    if not method:
-        given = next((name for name in PAYMENT_DETAILS if cell[col[name]].strip()), None)
-        if given:
-            raise f.BadCell(
-                "payment_method", _("is required when %(column)s is given") % {"column": given}
-            )
-        return None
-    amount = cell[col["payment_amount"]].strip()
-    installments = cell[col["payment_installments"]].strip()
-    return {
-        "method": f.choice(method, "payment_method", METHODS),
-        "amount": f.amount(amount, "payment_amount", currency) if amount else None,
-        "installments": f.integer(installments, "payment_installments", 1, 1000)
-        if installments
-        else 1,
-        "token": token,
-        "brand": f.text(cell[col["payment_brand"]], "payment_brand", 30),
-        "last4": last4,
-    }
-
-
-def parse_line(line: int, cell: list[str], col: dict[str, int], currency: str) -> Line:
-    shipping = cell[col["shipping"]].strip()
-    return Line(
-        line,
-        f.required(cell[col["sku"]], "sku", 100),
-        f.text(cell[col["title"]], "title", 300),
-        f.integer(cell[col["quantity"]], "quantity", 1, 1_000_000),
-        f.amount(cell[col["unit_price"]], "unit_price", currency),
-        f.amount(shipping, "shipping", currency) if shipping else ZERO,
-        f.text(cell[col["seller_ref"]], "seller_ref", 100),
+    __slots__ = (
+        "errors",
+        "first",
+        "first_line",
+        "header",
+        "line_numbers",
+        "lines",
+        "order_id",
+        "shipping",
+        "subtotal",
+        "total",
     )
+
+    def __init__(self, order_id: str, first_line: int, first: list[str] | None):
+        self.order_id = order_id
+        self.first_line = first_line
+        self.first = first
+        self.header: Header | None = None
+        self.lines: list[Line] = []
+        self.line_numbers: list[int] = []
+        self.errors: list[tuple[int, str, str]] = []
+        self.subtotal = self.shipping = self.total = ZERO
+
+
+def _remember(cache: dict[str, Any], key: str, value: Any, limit: int) -> Any:
+    if len(cache) < limit:
+        cache[key] = value
+    return value
+
+
+def _moment(value: str, field_name: str) -> datetime:
+    """`f.moment` with the usual case (a clean ISO string with an offset) inline."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return f.moment(value, field_name)  # surrounding spaces, or the error
+    if parsed.tzinfo is None:
+        return f.moment(value, field_name)  # words the error
+    return parsed
+
+
+class RowParser:
+    """Checks rows of one file. Column positions are read once; values that repeat across
+    millions of rows (statuses, channels, currencies, prices) are checked once each and
+    remembered by their exact cell text, so the usual row costs dictionary lookups."""
+
+    # Distinct cell texts remembered per column (prices: per currency); beyond that,
+    # values are still checked, just not remembered.
+    LIMIT = 100_000
+
+    def __init__(self, col: dict[str, int]):
+        self.col = col
+        self.choices: dict[str, dict[str, str]] = {
+            name: {} for name in ("status", "channel", "currency", "payment_method")
+        }
+        self.prices: dict[str, dict[str, Decimal]] = {}
+        self.shipping: dict[str, dict[str, Decimal]] = {}
+
+    def _choice(self, name: str, value: str, choices: frozenset[str]) -> str:
+        known = self.choices[name]
+        word = known.get(value)
+        if word is None:
+            word = _remember(known, value, f.choice(value, name, choices), 1000)
+        return word
+
+    def header(self, cell: list[str]) -> Header:
+        """The order's own columns, read from its first row (raises `f.BadCell`).
+
+        Cells are checked in a fixed order (the one this importer always used), so a row
+        with several bad cells reports the same one as before.
+        """
+        col = self.col
+        external = cell[col["customer_external_id"]].strip()
+        if len(external) > 255:
+            f.text(external, "customer_external_id", 255)
+        raw_email = cell[col["customer_email"]].strip()
+        email = f.email(raw_email, "customer_email") if raw_email else ""
+        if not external and not email:
+            raise f.BadCell("customer_email", _("give customer_email or customer_external_id"))
+        placed_at = _moment(cell[col["placed_at"]], "placed_at")
+        value = cell[col["currency"]]
+        currencies = self.choices["currency"]
+        currency = currencies.get(value) or _remember(
+            currencies, value, f.currency(value, "currency"), 1000
+        )
+        name = cell[col["customer_name"]].strip()
+        if len(name) > 200:
+            f.text(name, "customer_name", 200)
+        status = self._choice("status", cell[col["status"]], STATUSES)
+        value = cell[col["channel"]].strip()
+        channel = self._choice("channel", value, CHANNELS) if value else Channel.WEB.value
+        value = cell[col["discount"]].strip()
+        discount = f.amount(value, "discount", currency) if value else ZERO
+        tracking = cell[col["tracking_number"]].strip()
+        if len(tracking) > 100:
+            f.text(tracking, "tracking_number", 100)
+        stages: list[datetime | None] = []
+        for stage in STAGES:
+            value = cell[col[stage]].strip()
+            if not value:
+                stages.append(None)
+                continue
+            when = _moment(value, stage)
+            if when < placed_at:
+                raise f.BadCell(stage, _("is before placed_at"))
+            stages.append(when)
+        return Header(
+            external,
+            email,
+            name,
+            placed_at,
+            status,
+            channel,
+            currency,
+            discount,
+            stages[0],
+            stages[1],
+            stages[2],
+            stages[3],
+            tracking,
+            self.payment(cell, currency),
+        )
+
+    def payment(self, cell: list[str], currency: str) -> PaymentColumns | None:
+        col = self.col
+        method = cell[col["payment_method"]].strip()
+        token = f.card_safe(cell[col["payment_token"]], "payment_token", 200)
+        last4 = f.last4(cell[col["payment_last4"]], "payment_last4")
+        if not method:
+            given = next((name for name in PAYMENT_DETAILS if cell[col[name]].strip()), None)
+            if given:
+                raise f.BadCell(
+                    "payment_method", _("is required when %(column)s is given") % {"column": given}
+                )
+            return None
+        method = self._choice("payment_method", method, METHODS)
+        amount = cell[col["payment_amount"]].strip()
+        paid = f.amount(amount, "payment_amount", currency) if amount else None
+        installments = cell[col["payment_installments"]].strip()
+        brand = cell[col["payment_brand"]].strip()
+        return PaymentColumns(
+            method,
+            paid,
+            1
+            if installments in ("", "1")
+            else f.integer(installments, "payment_installments", 1, 1000),
+            token,
+            brand if len(brand) <= 30 else f.text(brand, "payment_brand", 30),
+            last4,
+        )
+
+    def line(self, line: int, cell: list[str], currency: str) -> Line:
+        col = self.col
+        sku = cell[col["sku"]].strip()
+        if not sku or len(sku) > 100:
+            f.required(sku, "sku", 100)
+        title = cell[col["title"]].strip()
+        if len(title) > 300:
+            f.text(title, "title", 300)
+        value = cell[col["quantity"]]
+        try:
+            quantity = int(value)
+        except ValueError:
+            quantity = 0
+        if not 1 <= quantity <= 1_000_000:
+            quantity = f.integer(value, "quantity", 1, 1_000_000)
+        prices = self.prices.get(currency)
+        if prices is None:
+            prices = self.prices[currency] = {}
+        value = cell[col["unit_price"]]
+        price = prices.get(value)
+        if price is None:
+            price = _remember(prices, value, f.amount(value, "unit_price", currency), self.LIMIT)
+        shippings = self.shipping.get(currency)
+        if shippings is None:
+            shippings = self.shipping[currency] = {}
+        value = cell[col["shipping"]].strip()
+        shipping = shippings.get(value)
+        if shipping is None:
+            shipping = _remember(
+                shippings,
+                value,
+                f.amount(value, "shipping", currency) if value else ZERO,
+                self.LIMIT,
+            )
+        seller_ref = cell[col["seller_ref"]].strip()
+        if len(seller_ref) > 100:
+            f.text(seller_ref, "seller_ref", 100)
+        return (line, sku, title, quantity, price, shipping, seller_ref, price * quantity)
 
 
 def finish(order: PendingOrder) -> None:
     """Totals, once every line is read; a discount cannot exceed what the order charges."""
+    assert order.header is not None
     subtotal = shipping = ZERO
     for line in order.lines:
-        subtotal += line.unit_price * line.quantity
-        shipping += line.shipping
+        subtotal += line[7]
+        shipping += line[5]
     order.subtotal, order.shipping = subtotal, shipping
-    order.total = subtotal + shipping - order.header["discount"]
+    order.total = subtotal + shipping - order.header.discount
     if order.total < 0:
         order.errors.append(
             (order.first_line, "discount", _("is larger than the order's lines plus shipping"))
@@ -233,11 +365,13 @@ class OrderWriter:
         self.lines = BulkTable(OrderLine, LINE_FIELDS)
         self.payments = BulkTable(Payment, PAYMENT_FIELDS)
         self.unknown_skus: dict[str, int] = {}
+        self.products: dict[str, tuple[int, str]] = {}
 
     def _customers(self, orders: list[PendingOrder]) -> list[tuple[PendingOrder, int]]:
         """Each order with its customer's pk; unknown customers are created."""
-        externals = {o.header["customer_external_id"] for o in orders} - {""}
-        emails = {o.header["customer_email"] for o in orders} - {""}
+        headers = [o.header for o in orders]
+        externals = {h.customer_external_id for h in headers if h} - {""}
+        emails = {h.customer_email for h in headers if h} - {""}
         fields = ("value", "customer_id")
         by_external: dict[str, Any] = dict(
             lookup(Identity, "value", externals, fields, kind=IdentityKind.EXTERNAL)
@@ -247,9 +381,10 @@ class OrderWriter:
         )
         planned: list[tuple[str, str, datetime]] = []
         resolved: list[tuple[PendingOrder, Any]] = []
-        for order in orders:
-            external = order.header["customer_external_id"]
-            email = order.header["customer_email"]
+        for order, header in zip(orders, headers, strict=True):
+            assert header is not None
+            external = header.customer_external_id
+            email = header.customer_email
             one = by_external.get(external) if external else None
             other = by_email.get(email) if email else None
             if one is not None and other is not None and one != other:
@@ -269,7 +404,7 @@ class OrderWriter:
                 # A placeholder until the new customers get their ids, so later orders of
                 # the same person in this batch find the same new customer.
                 owner = ("new", len(planned))
-                planned.append((order.header["customer_name"], email, order.header["placed_at"]))
+                planned.append((header.customer_name, email, header.placed_at))
                 if external:
                     by_external[external] = owner
                 if email:
@@ -295,34 +430,42 @@ class OrderWriter:
             for order, owner in resolved
         ]
 
+    def _products(self, skus: set[str]) -> dict[str, tuple[int, str]]:
+        """(pk, title) of each known SKU. Found products are remembered for the rest of the
+        import (the catalog is imported before the orders); SKUs not found are asked for
+        again in the next batch."""
+        known = self.products
+        missing = skus.difference(known)
+        if missing:
+            for sku, pk, title in lookup(Product, "sku", missing, ("sku", "pk", "title")):
+                known[sku] = (pk, title)
+        return known
+
     def apply(self, orders: list[PendingOrder]) -> None:
         resolved = self._customers(orders)
         # In customer order, so the indexes keyed by customer take the batch in key order
         # (neighbouring pages) instead of at random places.
-        resolved.sort(key=lambda pair: pair[1])
-        skus = {line.sku for order, _pk in resolved for line in order.lines}
-        products = {
-            sku: (pk, title)
-            for sku, pk, title in lookup(Product, "sku", skus, ("sku", "pk", "title"))
-        }
+        resolved.sort(key=itemgetter(1))
+        products = self._products({line[1] for order, _pk in resolved for line in order.lines})
         desired: dict[str, tuple[Any, ...]] = {}
         for order, customer_pk in resolved:
             h = order.header
+            assert h is not None
             desired[order.order_id] = (
                 order.order_id,
                 customer_pk,
-                h["channel"],
-                h["status"],
-                h["placed_at"],
-                h["confirmed_at"],
-                h["shipped_at"],
-                h["delivered_at"],
-                h["canceled_at"],
-                h["tracking_number"],
-                h["currency"],
+                h.channel,
+                h.status,
+                h.placed_at,
+                h.confirmed_at,
+                h.shipped_at,
+                h.delivered_at,
+                h.canceled_at,
+                h.tracking_number,
+                h.currency,
                 order.subtotal,
                 order.shipping,
-                h["discount"],
+                h.discount,
                 order.total,
             )
         known = lookup(Order, "external_id", desired.keys(), ("pk",))
@@ -336,42 +479,54 @@ class OrderWriter:
         lines: list[tuple[Any, ...]] = []
         payments: list[tuple[Any, ...]] = []
         unknown = self.unknown_skus
+        add_line = lines.append
+        applied = 0
         for order, _customer in resolved:
             order_pk = order_pks[order.order_id]
-            for number, line in enumerate(order.lines, start=1):
-                product = products.get(line.sku)
+            number = 0
+            for _line, sku, title, quantity, price, shipping, seller_ref, total in order.lines:
+                number += 1
+                product = products.get(sku)
                 if product is None:
-                    unknown[line.sku] = unknown.get(line.sku, 0) + 1
-                lines.append(
+                    unknown[sku] = unknown.get(sku, 0) + 1
+                    product_pk = None
+                    title = title or sku
+                else:
+                    product_pk = product[0]
+                    title = title or product[1]
+                add_line(
                     (
                         order_pk,
                         number,
-                        product[0] if product else None,
-                        line.sku,
-                        line.title or (product[1] if product else line.sku),
-                        line.quantity,
-                        line.unit_price,
-                        line.shipping,
-                        line.unit_price * line.quantity,
-                        line.seller_ref,
+                        product_pk,
+                        sku,
+                        title,
+                        quantity,
+                        price,
+                        shipping,
+                        total,
+                        seller_ref,
                     )
                 )
-            payment = order.header["payment"]
+            applied += number
+            header = order.header
+            assert header is not None
+            payment = header.payment
             if payment is not None:
                 payments.append(
                     (
                         order_pk,
                         1,
-                        payment["method"],
-                        payment["amount"] if payment["amount"] is not None else order.total,
-                        order.header["currency"],
-                        payment["installments"],
-                        payment["token"],
-                        payment["brand"],
-                        payment["last4"],
+                        payment.method,
+                        payment.amount if payment.amount is not None else order.total,
+                        header.currency,
+                        payment.installments,
+                        payment.token,
+                        payment.brand,
+                        payment.last4,
                     )
                 )
-            self.result.applied += len(order.lines)
+        self.result.applied += applied
         if not stored:
             # Every order of the batch is new, so are its lines and payments.
             self.lines.insert(lines)
@@ -432,37 +587,38 @@ def import_orders(
     width = csv_file.width + 1
     id_index = col["order_id"]
     order_columns = itemgetter(*(col[name] for name in ORDER_COLUMNS))
+    parse = RowParser(col)
+    parse_header, parse_line = parse.header, parse.line
 
     # First pass: the record at which each order ends, so an order is applied as soon
     # as its last row is read, wherever its rows are in the file.
-    last_record: dict[str, int] = {}
-    total = 0
-    for total, order_id in enumerate(csv_file.column(id_index), start=1):
-        last_record[order_id.strip()] = total
+    last_record, total = csv_file.last_records(id_index)
 
     pending: dict[str, PendingOrder] = {}
     ready: list[PendingOrder] = []
     ready_lines = 0
+    number = 0
     with (
         BatchRunner(OrderWriter, result, threaded=threaded) as runner,
         progress_bar(_("order lines"), total, progress) as bar,
     ):
-        for number, (line, cell) in enumerate(csv_file.records(), start=1):
-            result.rows += 1
+        for line, cell in csv_file.records():
+            number += 1
             well_formed = len(cell) == width
             order_id = cell[id_index].strip() if id_index < len(cell) - 1 else ""
             if not order_id:
                 result.reject(line, "order_id", _("is required"))
                 continue
-            raw = order_columns(cell) if well_formed else ()
             order = pending.get(order_id)
             if order is None:
-                order = pending[order_id] = PendingOrder(order_id, line, raw)
+                order = pending[order_id] = PendingOrder(
+                    order_id, line, cell if well_formed else None
+                )
                 if len(order_id) > 100:
                     order.errors.append((line, "order_id", _("is longer than 100 characters")))
-                elif raw:
+                elif well_formed:
                     try:
-                        order.header = parse_order(cell, col)
+                        order.header = parse_header(cell)
                     except f.BadCell as bad:
                         order.errors.append((line, bad.field, bad.reason))
             order.line_numbers.append(line)
@@ -473,17 +629,18 @@ def import_orders(
                 }
                 order.errors.append((line, ROW, message))
             elif (
-                raw != order.raw
-                and order.raw
-                and (index := _first_difference(raw, order.raw)) is not None
+                order.first is not None
+                and order.first is not cell
+                and (raw := order_columns(cell)) != (first := order_columns(order.first))
+                and (index := _first_difference(raw, first)) is not None
             ):
                 message = _("differs from line %(line)d of the same order") % {
                     "line": order.first_line
                 }
                 order.errors.append((line, ORDER_COLUMNS[index], message))
-            elif order.header:
+            elif order.header is not None:
                 try:
-                    order.lines.append(parse_line(line, cell, col, order.header["currency"]))
+                    order.lines.append(parse_line(line, cell, order.header.currency))
                 except f.BadCell as bad:
                     order.errors.append((line, bad.field, bad.reason))
             if last_record.get(order_id) != number:
@@ -494,7 +651,7 @@ def import_orders(
             if order.errors:
                 report_rejected(result, order)
                 continue
-            order.raw = ()
+            order.first = None
             ready.append(order)
             ready_lines += len(order.lines)
             if ready_lines >= batch_size:
@@ -504,6 +661,7 @@ def import_orders(
         if ready:
             runner.submit(ready)
         bar.update(bar.total - bar.n)
+    result.rows += number
     unknown = runner.writer.unknown_skus
     if unknown:
         result.notes.append(
