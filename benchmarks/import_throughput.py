@@ -15,7 +15,8 @@ each on SQLite and on PostgreSQL, every run on a fresh database.
 
 Each import runs in its own Python process (`--worker`, the same script) on a database
 created for it: a new SQLite file, or a PostgreSQL database (``--pg-url``, default
-postgres://postgres@127.0.0.1:5432, database omnicrm_bench_import) dropped and migrated.
+postgres://postgres@127.0.0.1:5432; database ``--pg-database``, default omnicrm_import_bench)
+dropped and migrated.
 Times cover the import call only (not interpreter start-up or migrations). The load
 average is recorded: the machine may be shared.
 
@@ -42,7 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 OLIST = Path(os.environ.get("OLIST_DIR", ROOT.parent / "shared" / "datasets" / "olist"))
-PG_DATABASE = "omnicrm_bench_import"
+PG_DATABASE = "omnicrm_import_bench"
 TARGET = 20_000
 SEED = 2026
 
@@ -199,7 +200,9 @@ def _row_count() -> int:
 # ---------------------------------------------------------------- driver
 
 
-def fresh_database(database: str, pg_url: str, scratch: Path) -> dict[str, str]:
+def fresh_database(
+    database: str, pg_url: str, scratch: Path, pg_database: str = PG_DATABASE
+) -> dict[str, str]:
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "omnicrm.settings"
     data_dir = Path(tempfile.mkdtemp(prefix="import-bench-", dir=scratch))
@@ -209,17 +212,19 @@ def fresh_database(database: str, pg_url: str, scratch: Path) -> dict[str, str]:
         import psycopg
 
         with psycopg.connect(f"{pg_url}/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
-            admin.execute(f"CREATE DATABASE {PG_DATABASE}")
-        env["DATABASE_URL"] = f"{pg_url}/{PG_DATABASE}"
+            admin.execute(f"DROP DATABASE IF EXISTS {pg_database}")
+            admin.execute(f"CREATE DATABASE {pg_database}")
+        env["DATABASE_URL"] = f"{pg_url}/{pg_database}"
     subprocess.run(
         [sys.executable, "-m", "omnicrm", "migrate", "-v0"], env=env, check=True, cwd=ROOT
     )
     return env
 
 
-def run_job(job: dict[str, Any], database: str, pg_url: str, scratch: Path) -> dict[str, Any]:
-    env = fresh_database(database, pg_url, scratch)
+def run_job(
+    job: dict[str, Any], database: str, pg_url: str, scratch: Path, pg_database: str = PG_DATABASE
+) -> dict[str, Any]:
+    env = fresh_database(database, pg_url, scratch, pg_database)
     before = load()
     try:
         done = subprocess.run(
@@ -358,6 +363,11 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument(
+        "--pg-database",
+        default=PG_DATABASE,
+        help="Database created (and dropped first) for each PostgreSQL run.",
+    )
+    parser.add_argument(
         "--scratch", type=Path, default=Path(tempfile.gettempdir()) / "omnicrm-import-bench"
     )
     parser.add_argument("--skip-olist", action="store_true")
@@ -385,7 +395,11 @@ def main() -> None:
     for database in databases:
         if not args.skip_olist:
             raw = run_job(
-                {"kind": "olist", "path": str(OLIST)}, database, args.pg_url, args.scratch
+                {"kind": "olist", "path": str(OLIST)},
+                database,
+                args.pg_url,
+                args.scratch,
+                args.pg_database,
             )
             results["raw"][f"olist-{database}"] = raw
             results["postgresql_version"] = raw.get("server", results.get("postgresql_version"))
@@ -396,7 +410,7 @@ def main() -> None:
             print(results["rows"][-2], flush=True)
         if not args.skip_generated:
             job = {"kind": "generated", "path": results["generated"]["directory"]}
-            raw = run_job(job, database, args.pg_url, args.scratch)
+            raw = run_job(job, database, args.pg_url, args.scratch, args.pg_database)
             results["raw"][f"generated-{database}"] = raw
             results["postgresql_version"] = raw.get("server", results.get("postgresql_version"))
             for kind, label, headline in (
