@@ -88,9 +88,13 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Persistent like PostgreSQL's: opening a connection runs the PRAGMAs below, and closing
-    # the last one checkpoints the WAL; per request that cost more than the request's
-    # queries (docs/recommendations-serving.md, "What a request costs").
+    # Not persistent by default: Django's threaded servers (runserver, the tests' live
+    # server) start a thread per request, and each would leave a connection behind that
+    # kept the file locked (a browser test waited out busy_timeout). `omnicrm serve` turns
+    # persistence on for its pooled gunicorn threads (SQLITE_SERVED_CONN_MAX_AGE), where
+    # reopening per request cost more than the request's queries
+    # (docs/recommendations-serving.md, "What a request costs").
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             # WAL lets the web workers read while the task worker writes; IMMEDIATE
@@ -105,6 +109,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     if "TEST" not in DATABASES["default"]:
         DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_omnicrm.sqlite3")}
+
+SQLITE_SERVED_CONN_MAX_AGE = 60
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 pytestmark = pytest.mark.slow
 
@@ -105,3 +106,14 @@ def test_serve_runs_gunicorn_workers_and_serves_api_docs_and_static_files(tmp_pa
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert f"omnicrm serving on http://127.0.0.1:{port}/ with 2 workers x 4 threads" in output
+
+
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3",
+    reason="SQLite's connection lifetime only",
+)
+def test_sqlite_connections_are_per_request_outside_omnicrm_serve():
+    # Persistent SQLite connections in Django's thread-per-request servers were left behind
+    # by finished threads and kept the file locked (the console browser test timed out).
+    assert settings.DATABASES["default"]["CONN_MAX_AGE"] == 0
+    assert settings.SQLITE_SERVED_CONN_MAX_AGE > 0

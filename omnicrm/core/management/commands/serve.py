@@ -83,6 +83,10 @@ class Command(BaseCommand):
                 children.append(subprocess.Popen([sys.executable, "-m", "omnicrm", *command]))  # noqa: S603
         # Connections opened while checking must not be shared with forked workers.
         connections.close_all()
+        if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+            # gunicorn's threads live as long as their worker, so each keeps one connection
+            # open instead of paying the PRAGMAs and a WAL checkpoint on every request.
+            settings.DATABASES["default"]["CONN_MAX_AGE"] = settings.SQLITE_SERVED_CONN_MAX_AGE
         bind = f"{options['host']}:{options['port']}"
         self.stdout.write(
             f"omnicrm serving on http://{bind}/ with {options['workers']} workers "
