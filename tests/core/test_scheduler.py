@@ -55,4 +55,6 @@ def test_healthz_reports_database_and_worker_liveness(client):
     assert before["status"] == "ok"
     assert before["worker_last_seen_seconds"] is None
     assert before["tasks_backend"] == "database"
-    assert after["worker_last_seen_seconds"] == 0
+    # Seen during this test: the heartbeat can run before the other due tasks, so on a busy
+    # machine a second or more may pass before the check (it failed once in CI with == 0).
+    assert 0 <= after["worker_last_seen_seconds"] < 60
