@@ -274,6 +274,10 @@ async def fetch(port: int, path: str, key: str) -> tuple[int, int]:
     return status, len(data)
 
 
+class _Stale(Exception):
+    """A kept-alive connection closed before any byte of the answer arrived."""
+
+
 class Pool:
     """Kept-alive connections, as an API client's HTTP pool holds them: a request takes an
     idle one (or opens one when none is idle) and gives it back after the answer."""
@@ -284,23 +288,46 @@ class Pool:
         self.opened = 0
 
     async def fetch(self, path: str, key: str) -> tuple[int, int]:
-        if self.idle:
+        while self.idle:
             reader, writer = self.idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            self.opened += 1
+            if reader.at_eof():  # closed by the server while idle (its keep-alive ran out)
+                writer.close()
+                continue
+            try:
+                return await self._exchange(reader, writer, path, key)
+            except _Stale:
+                # The server closed it as the request went out: like urllib3 and httpx,
+                # send the request again on another connection (it is a GET). The time
+                # lost stays in the measured latency.
+                continue
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.opened += 1
+        try:
+            return await self._exchange(reader, writer, path, key)
+        except _Stale:
+            raise OSError("connection lost") from None
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, key: str
+    ) -> tuple[int, int]:
         try:
             writer.write(_request(path, key, keep_alive=True))
             head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            close = False
-            for line in head.split(b"\r\n")[1:]:
-                name, _sep, value = line.partition(b":")
-                name = name.strip().lower()
-                if name == b"content-length":
-                    length = int(value)
-                elif name == b"connection" and value.strip().lower() == b"close":
-                    close = True
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            writer.close()
+            if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                raise OSError("connection lost") from None
+            raise _Stale from None
+        length = 0
+        close = False
+        for line in head.split(b"\r\n")[1:]:
+            name, _sep, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        try:
             body = await reader.readexactly(length)
         except (OSError, asyncio.IncompleteReadError):
             writer.close()

@@ -13,7 +13,9 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -209,6 +211,7 @@ class BulkTable:
         self._write(
             [build(pk, row, extra) for pk, row, extra in zip(ids, rows, filled, strict=True)]
         )
+        _count_written(self.table, len(rows))
         return ids
 
     def _write(self, rows: list[Any]) -> None:
@@ -243,6 +246,7 @@ class BulkTable:
         with connection.cursor() as cursor:
             for part in chunked(params):
                 cursor.executemany(sql, part)
+        _count_written(self.table, len(rows))
 
     def delete(self, ids: Iterable[int]) -> None:
         with connection.cursor() as cursor:
@@ -349,6 +353,45 @@ def fresh_statistics(model: type[models.Model]) -> None:
         # whenever a fifth of the table is new.
         if changed > max(50_000, 0.2 * known):
             cursor.execute(f'ANALYZE "{table}"')
+
+
+# Rows written per table by BulkTable since the last `statistics_refresh` (any thread).
+_written: Counter[str] = Counter()
+_written_lock = threading.Lock()
+
+
+def _count_written(table: str, rows: int) -> None:
+    with _written_lock:
+        _written[table] += rows
+
+
+def statistics_refresh() -> list[str]:
+    """On PostgreSQL, ANALYZE now every table the importers wrote more rows to than
+    autovacuum's default threshold (50 rows plus a tenth of the table as last sampled),
+    and return their names.
+
+    Autovacuum gets there eventually, on its own schedule, and not at all where it is
+    turned off; until then the planner still believes the tables are as small as they
+    were, and the first requests after an import (a customer's signals, a segment count)
+    scan whole tables where an index would answer in a millisecond.
+    """
+    with _written_lock:
+        written = dict(_written)
+        _written.clear()
+    if connection.vendor != "postgresql" or not written:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE relkind = 'r' "
+            "AND relnamespace = current_schema()::regnamespace AND relname = ANY(%s)",
+            [list(written)],
+        )
+        known = {name: max(tuples, 0) for name, tuples in cursor.fetchall()}
+        tables = sorted(t for t in known if written[t] > 50 + 0.1 * known[t])
+        for table in tables:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+    _ANALYZED.update(dict.fromkeys(tables, time.monotonic()))
+    return tables
 
 
 def fetch_by(

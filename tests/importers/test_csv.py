@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.utils import translation
 
 from omnicrm.catalog.models import Category, Product
@@ -575,3 +576,29 @@ def test_the_first_pass_reads_plain_files_like_the_csv_module(tmp_path):
     csv_file = CsvFile(quoted, known=("a", "b"), required=())
     assert csv_file._plain_column(0) is None
     assert csv_file.last_records(0) == ({"x\ny": 1, "x": 2}, 2)
+
+
+def _sampled_rows(table: str) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
+        return cursor.fetchone()[0]
+
+
+def test_an_import_that_grows_a_table_refreshes_its_planner_statistics(write_csv):
+    """Without it the first queries after a big import plan for the old, small table
+    (until autovacuum gets round to it, or never where it is off)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's")
+    header = "external_id,email,name\n"
+    many = "".join(f"shop:{i},c{i}@example.com,C {i}\n" for i in range(120))
+    run("customers", write_csv("many.csv", header + many))
+
+    assert _sampled_rows("customers_customer") == 120
+    assert _sampled_rows("customers_identity") == 240
+
+    # Ten more rows are under the threshold (50 + a tenth of the table): no new sample.
+    few = "".join(f"shop:{i},c{i}@example.com,C {i}\n" for i in range(120, 130))
+    run("customers", write_csv("few.csv", header + few))
+
+    assert Customer.objects.count() == 130
+    assert _sampled_rows("customers_customer") == 120

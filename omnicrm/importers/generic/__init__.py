@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from omnicrm.core.errors import ValidationFailed
 from omnicrm.core.services import audit_log_write
-from omnicrm.importers.bulk import import_session
+from omnicrm.importers.bulk import import_session, statistics_refresh
 from omnicrm.importers.generic import customers, orders, products
 from omnicrm.importers.generic.rows import CsvFile, CsvImportResult, RowError
 
@@ -112,6 +112,7 @@ def csv_import(
                         "rejected": result.rejected,
                     },
                 )
+            statistics_refresh()
     result.errors.sort(key=lambda error: (error.line, error.field))
     result.seconds = time.perf_counter() - started
     return result

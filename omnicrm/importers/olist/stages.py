@@ -24,7 +24,15 @@ from tqdm import tqdm
 from omnicrm.catalog.models import Category, Product
 from omnicrm.core.services import audit_log_write
 from omnicrm.customers.models import Address, AddressKind, Customer, Identity, IdentityKind
-from omnicrm.importers.bulk import BulkTable, SyncCounts, chunked, fetch_by, import_session, sync
+from omnicrm.importers.bulk import (
+    BulkTable,
+    SyncCounts,
+    chunked,
+    fetch_by,
+    import_session,
+    statistics_refresh,
+    sync,
+)
 from omnicrm.importers.olist.source import (
     COUNTRY,
     CURRENCY,
@@ -515,5 +523,6 @@ def olist_import(
                     object_id=path.name[:64] or "olist",
                     data={"created": result.created, "updated": result.updated, "limit": limit},
                 )
+            statistics_refresh()
     result.seconds = time.perf_counter() - started
     return result
