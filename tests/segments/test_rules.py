@@ -8,6 +8,7 @@ import pytest
 
 from omnicrm.catalog.models import Product
 from omnicrm.customers.models import Customer
+from omnicrm.orders.models import OrderLine
 from omnicrm.segments import rules as rules_module
 from omnicrm.segments.rules import RuleError, rules_compile, rules_sources, rules_validate
 from tests.factories import CategoryFactory, ProductFactory
@@ -218,6 +219,46 @@ def test_a_category_condition_names_its_products_so_the_database_can_estimate_th
     assert "catalog_product" not in sql
     coffee_products = Product.objects.filter(category__in=[shop.arabica, shop.robusta])
     assert set(coffee_products.values_list("pk", flat=True)) <= set(params)
+
+
+def test_a_product_condition_follows_the_product_through_a_sku_change(shop: Shop):
+    Product.objects.filter(sku="ARA-500").update(sku="ARA-500-V2")
+    # A line whose product was deleted (or was never in the catalog) keeps its own SKU.
+    OrderLine.objects.filter(order__customer__email="binh@example.com").update(product=None)
+
+    assert matching({"all": [cond("bought_product", "eq", "ARA-500-V2")]}) == {"ha", "dana"}
+    assert matching({"all": [cond("bought_product", "eq", "ARA-500")]}) == set()
+    assert matching({"all": [cond("bought_product", "eq", "ROB-500")]}) == {"binh"}
+    assert matching(
+        {"all": [cond("bought_product", "in", ["ARA-500-V2", "ROB-500"], min_times=3)]}
+    ) == {"ha"}
+    # The re-check of one customer (a subquery, not the ids) agrees.
+    ha = Customer.objects.get(email="ha@example.com")
+    rules = {"all": [cond("bought_product", "eq", "ARA-500-V2")]}
+    assert rules_compile(rules, now=NOW, customer_id=ha.pk).queryset().exists()
+
+
+def test_order_conditions_of_one_group_and_window_read_each_customers_orders_once(shop: Shop):
+    rules = {
+        "all": [
+            cond("total_spent", "gte", 20),
+            cond("last_order_at", "not_within_last_days", 30),
+            cond("country", "eq", "VN"),
+        ]
+    }
+
+    assert matching(rules) == {"binh"}
+    sql, _params = rules_compile(rules, now=NOW).queryset().query.sql_with_params()
+    assert sql.count('FROM "orders_order"') == 1
+    # Another window is another look at the orders; both must hold.
+    rules["all"].append(cond("order_count", "gte", 1, within_days=10))
+    assert matching(rules) == set()
+    sql, _params = rules_compile(rules, now=NOW).queryset().query.sql_with_params()
+    assert sql.count('FROM "orders_order"') == 2
+    # A count that holds at zero keeps its own NOT EXISTS form and still merges nothing wrong.
+    assert matching(
+        {"all": [cond("total_spent", "gte", 20), cond("order_count", "lt", 2)]}
+    ) == {"binh"}
 
 
 def test_segment_counts_on_postgresql_run_without_jit_and_with_hash_memory(shop: Shop):
