@@ -222,6 +222,9 @@ def test_a_category_condition_names_its_products_so_the_database_can_estimate_th
 
 
 def test_a_product_condition_follows_the_product_through_a_sku_change(shop: Shop):
+    # While every line has its product the count reads the product index alone.
+    compiled = rules_compile({"all": [cond("bought_product", "eq", "ROB-500")]}, now=NOW)
+    assert '"sku"' not in compiled.queryset().query.sql_with_params()[0]
     Product.objects.filter(sku="ARA-500").update(sku="ARA-500-V2")
     # A line whose product was deleted (or was never in the catalog) keeps its own SKU.
     OrderLine.objects.filter(order__customer__email="binh@example.com").update(product=None)
@@ -273,6 +276,8 @@ def test_segment_counts_on_postgresql_run_without_jit_and_with_hash_memory(shop:
         assert cursor.fetchone()[0] == "off"
         cursor.execute("SHOW work_mem")
         assert cursor.fetchone()[0] == "64MB"
+        cursor.execute("SHOW random_page_cost")
+        assert cursor.fetchone()[0] == "1.1"
 
 
 def test_a_count_preview_is_a_single_query(shop: Shop, django_assert_num_queries):

@@ -176,5 +176,8 @@ def test_large_bases_reach_the_same_optimum_from_a_subsample(monkeypatch):
     monkeypatch.setattr(fitting, "WARM_START_ROWS", 2_000)
     monkeypatch.setattr(fitting, "SUBSAMPLE_ROWS", 1_000)
     warm = gamma_gamma_fit(sim.frequency, sim.monetary_value)
-    assert np.allclose(warm.params.as_array(), direct.params.as_array(), rtol=1e-7)
+    # Both stop where the gradient is under gtol (1e-6), so the parameters agree to about
+    # that, not to the last digits: rtol 1e-7 failed on an AMD machine (4e-7 apart) with the
+    # same log-likelihood. A different optimum would differ in the second or third digit.
+    assert np.allclose(warm.params.as_array(), direct.params.as_array(), rtol=1e-5)
     assert warm.log_likelihood == pytest.approx(direct.log_likelihood, rel=1e-13)
