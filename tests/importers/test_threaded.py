@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.db.models import Count
 
 from omnicrm.core.models import AuditLog
 from omnicrm.customers.models import Customer
@@ -55,3 +56,22 @@ def test_a_failing_writer_stops_the_import_with_its_error():
             runner.submit([2])
 
     assert str(err.value) == "cannot write batch [1]"
+
+
+def test_customers_new_to_the_shop_are_created_once_whichever_writer_takes_their_orders(
+    tmp_path,
+):
+    # No customers.csv: the orders create their customers. A person's orders fall into
+    # different batches, which two writers apply at the same time.
+    shop = demo_shop_generate(customers=300, out=tmp_path, seed=11, progress=False)
+    csv_import(kind="products", path=shop.files["products"], progress=False)
+
+    result = csv_import(kind="orders", path=shop.files["orders"], progress=False, batch_size=40)
+
+    assert result.rejected == 0
+    assert result.created["orders"] == Order.objects.count() == shop.orders
+    assert Customer.objects.count() == result.created["customers"] == shop.buyers
+    # Every order of one person points at the same profile.
+    assert not Order.objects.values("customer__email").annotate(
+        n=Count("customer", distinct=True)
+    ).filter(n__gt=1).exists()

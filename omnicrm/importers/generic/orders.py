@@ -63,6 +63,9 @@ PAYMENT_DETAILS = (
     "payment_last4",
 )
 ZERO = Decimal("0.00")
+# Writers (threads, each on its own connection) when batches are written in the background:
+# while one waits for PostgreSQL to check and commit its batch, the other sends the next.
+WRITERS = 2
 
 ORDER_FIELDS = (
     "external_id",
@@ -352,8 +355,13 @@ def finish(order: PendingOrder) -> None:
         )
 
 
-class OrderWriter:
-    """Applies batches of complete, valid orders: customers, orders, lines, payments."""
+class CustomerResolver:
+    """Finds (or creates) the customer of each order of a batch.
+
+    Run by the thread that reads the file, one batch at a time, before the batch goes to a
+    writer: customers an order creates must exist (committed) before a later batch, maybe
+    written by another writer at the same moment, looks for the same person.
+    """
 
     def __init__(self, result: CsvImportResult):
         self.result = result
@@ -361,13 +369,8 @@ class OrderWriter:
         self.identities = BulkTable(
             Identity, ["customer_id", "kind", "value", "verified", "source"]
         )
-        self.orders = BulkTable(Order, ORDER_FIELDS)
-        self.lines = BulkTable(OrderLine, LINE_FIELDS)
-        self.payments = BulkTable(Payment, PAYMENT_FIELDS)
-        self.unknown_skus: dict[str, int] = {}
-        self.products: dict[str, tuple[int, str]] = {}
 
-    def _customers(self, orders: list[PendingOrder]) -> list[tuple[PendingOrder, int]]:
+    def __call__(self, orders: list[PendingOrder]) -> list[tuple[PendingOrder, int]]:
         """Each order with its customer's pk; unknown customers are created."""
         headers = [o.header for o in orders]
         externals = {h.customer_external_id for h in headers if h} - {""}
@@ -430,6 +433,23 @@ class OrderWriter:
             for order, owner in resolved
         ]
 
+    def reject(self, order: PendingOrder, line: int, field_name: str, reason: str) -> None:
+        order.errors.append((line, field_name, reason))
+        report_rejected(self.result, order)
+
+
+class OrderWriter:
+    """Applies batches of complete, valid orders with their customers found: orders,
+    lines, payments."""
+
+    def __init__(self, result: CsvImportResult):
+        self.result = result
+        self.orders = BulkTable(Order, ORDER_FIELDS)
+        self.lines = BulkTable(OrderLine, LINE_FIELDS)
+        self.payments = BulkTable(Payment, PAYMENT_FIELDS)
+        self.unknown_skus: dict[str, int] = {}
+        self.products: dict[str, tuple[int, str]] = {}
+
     def _products(self, skus: set[str]) -> dict[str, tuple[int, str]]:
         """(pk, title) of each known SKU. Found products are remembered for the rest of the
         import (the catalog is imported before the orders); SKUs not found are asked for
@@ -441,8 +461,7 @@ class OrderWriter:
                 known[sku] = (pk, title)
         return known
 
-    def apply(self, orders: list[PendingOrder]) -> None:
-        resolved = self._customers(orders)
+    def apply(self, resolved: list[tuple[PendingOrder, int]]) -> None:
         # In customer order, so the indexes keyed by customer take the batch in key order
         # (neighbouring pages) instead of at random places.
         resolved.sort(key=itemgetter(1))
@@ -552,10 +571,6 @@ class OrderWriter:
         _pks, counts = sync(self.payments, {row[:2]: row for row in payments}, stored_payments)
         self.result.count("payments", created=counts.created, updated=counts.updated)
 
-    def reject(self, order: PendingOrder, line: int, field_name: str, reason: str) -> None:
-        order.errors.append((line, field_name, reason))
-        report_rejected(self.result, order)
-
 
 def report_rejected(result: CsvImportResult, order: PendingOrder) -> None:
     """Every row of a rejected order is reported: its own error, or why it was not applied."""
@@ -599,7 +614,13 @@ def import_orders(
     ready_lines = 0
     number = 0
     with (
-        BatchRunner(OrderWriter, result, threaded=threaded) as runner,
+        BatchRunner(
+            OrderWriter,
+            result,
+            threaded=threaded,
+            writers=WRITERS,
+            prepare=CustomerResolver(result),
+        ) as runner,
         progress_bar(_("order lines"), total, progress) as bar,
     ):
         for line, cell in csv_file.records():
@@ -662,7 +683,10 @@ def import_orders(
             runner.submit(ready)
         bar.update(bar.total - bar.n)
     result.rows += number
-    unknown = runner.writer.unknown_skus
+    unknown: dict[str, int] = {}
+    for writer in runner.writers:
+        for sku, count in writer.unknown_skus.items():
+            unknown[sku] = unknown.get(sku, 0) + count
     if unknown:
         result.notes.append(
             _(

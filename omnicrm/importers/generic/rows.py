@@ -213,15 +213,22 @@ _DONE = object()
 
 
 class BatchRunner:
-    """Hands batches of checked rows to a writer, in a background thread when it helps.
+    """Hands batches of checked rows to writers, in background threads when it helps.
 
     Reading and checking rows is Python work; on PostgreSQL writing them is mostly the
-    server's work, during which the writer waits without holding the interpreter lock, so a
-    writer thread on its own connection lets the two overlap. SQLite writes in-process and
-    hands the lock back and forth for every row, which makes a second thread slower, not
-    faster; it, and any import inside a transaction (a dry run, a caller's `atomic`,
-    tests), applies batches inline. A writer thread records into its own result, merged
-    when the runner closes.
+    server's work, during which a writer waits without holding the interpreter lock, so
+    writer threads on their own connections let the two overlap. With more than one writer
+    (`writers`), one can build and send its batch while PostgreSQL checks and commits
+    another's, on the machine's other core. SQLite writes in-process and hands the lock
+    back and forth for every row, which makes a second thread slower, not faster (measured
+    again on 2026-11-24: no gain); it, and any import inside a transaction (a dry run, a
+    caller's `atomic`, tests), applies batches inline. Each writer thread records into its
+    own result, merged when the runner closes.
+
+    `prepare`, if given, runs on each batch in the submitting thread before a writer gets
+    it, in a transaction of its own when writers run in the background (in the batch's
+    transaction otherwise): work that later batches must see committed, whichever writer
+    takes them.
     """
 
     def __init__(
@@ -230,8 +237,11 @@ class BatchRunner:
         result: CsvImportResult,
         *,
         threaded: bool,
+        writers: int = 1,
+        prepare: Callable[[list[Any]], list[Any]] | None = None,
     ):
         self.result = result
+        self.prepare = prepare
         database = str(connection.settings_dict.get("NAME") or "")
         self.threaded = (
             threaded
@@ -240,23 +250,37 @@ class BatchRunner:
             and ":memory:" not in database
             and "mode=memory" not in database
         )
-        self.own = CsvImportResult(kind=result.kind, path=result.path, dry_run=result.dry_run)
-        self.writer = make_writer(self.own if self.threaded else result)
+        self.owns: list[CsvImportResult] = []
         self.error: BaseException | None = None
-        if self.threaded:
-            self.queue: queue.Queue[Any] = queue.Queue(maxsize=2)
-            self.thread = threading.Thread(
-                target=self._work, name="omnicrm-import-writer", daemon=True
+        if not self.threaded:
+            self.writers = [make_writer(result)]
+            return
+        for _number in range(max(1, writers)):
+            self.owns.append(
+                CsvImportResult(kind=result.kind, path=result.path, dry_run=result.dry_run)
             )
-            self.thread.start()
+        self.writers = [make_writer(own) for own in self.owns]
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=len(self.writers) + 1)
+        self.threads = [
+            threading.Thread(
+                target=self._work, args=(writer,), name="omnicrm-import-writer", daemon=True
+            )
+            for writer in self.writers
+        ]
+        for thread in self.threads:
+            thread.start()
 
-    def _work(self) -> None:
+    @property
+    def writer(self) -> Any:
+        return self.writers[0]
+
+    def _work(self, writer: Any) -> None:
         try:
             with import_session():
                 while (batch := self.queue.get()) is not _DONE:
                     if self.error is None:
                         with transaction.atomic():
-                            self.writer.apply(batch)
+                            writer.apply(batch)
         except BaseException as exc:  # handed to the reading thread, which raises it
             self.error = exc
             # Keep consuming so the reading thread never blocks on a full queue.
@@ -268,32 +292,40 @@ class BatchRunner:
     def submit(self, batch: list[Any]) -> None:
         if not self.threaded:
             with transaction.atomic():
-                self.writer.apply(batch)
+                self.writer.apply(self.prepare(batch) if self.prepare else batch)
             return
         if self.error is not None:
             self._stop()
+        if self.prepare is not None:
+            with transaction.atomic():
+                batch = self.prepare(batch)
         self.queue.put(batch)
 
     def __enter__(self) -> BatchRunner:
         return self
 
+    def _finish(self) -> None:
+        for _thread in self.threads:
+            self.queue.put(_DONE)
+        for thread in self.threads:
+            thread.join()
+
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         if not self.threaded:
             return
-        self.queue.put(_DONE)
-        self.thread.join()
+        self._finish()
         if kind is not None:
             return
         if self.error is not None:
             raise self.error
-        self.result.merge(self.own)
+        for own in self.owns:
+            self.result.merge(own)
 
     def _stop(self) -> None:
         error = self.error
         assert error is not None
-        self.threaded = False  # the thread is finishing; __exit__ has nothing to wait for
-        self.queue.put(_DONE)
-        self.thread.join()
+        self.threaded = False  # the threads are finishing; __exit__ has nothing to wait for
+        self._finish()
         raise error
 
 
