@@ -289,7 +289,7 @@ def markdown(report: dict[str, Any]) -> str:
         *([report["preface"], ""] if report.get("preface") else []),
         f"Run {report['run_at']} with `python benchmarks/segment_count.py`. Machine: "
         f"{m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}; "
-        "a shared machine (other jobs ran beside this one: see the load averages).",
+        "the load averages at the start and end of each database's run are given below.",
         "",
         "Data: the product's own generator and importer (benchmarks/shop_data.py): "
         f"`{data['command'].replace(' --no-progress', '').split(' --out')[0]}` wrote "
