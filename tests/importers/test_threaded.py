@@ -72,6 +72,9 @@ def test_customers_new_to_the_shop_are_created_once_whichever_writer_takes_their
     assert result.created["orders"] == Order.objects.count() == shop.orders
     assert Customer.objects.count() == result.created["customers"] == shop.buyers
     # Every order of one person points at the same profile.
-    assert not Order.objects.values("customer__email").annotate(
-        n=Count("customer", distinct=True)
-    ).filter(n__gt=1).exists()
+    assert (
+        not Order.objects.values("customer__email")
+        .annotate(n=Count("customer", distinct=True))
+        .filter(n__gt=1)
+        .exists()
+    )

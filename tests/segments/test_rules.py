@@ -259,9 +259,8 @@ def test_order_conditions_of_one_group_and_window_read_each_customers_orders_onc
     sql, _params = rules_compile(rules, now=NOW).queryset().query.sql_with_params()
     assert sql.count('FROM "orders_order"') == 2
     # A count that holds at zero keeps its own NOT EXISTS form and still merges nothing wrong.
-    assert matching(
-        {"all": [cond("total_spent", "gte", 20), cond("order_count", "lt", 2)]}
-    ) == {"binh"}
+    fewer_than_two = {"all": [cond("total_spent", "gte", 20), cond("order_count", "lt", 2)]}
+    assert matching(fewer_than_two) == {"binh"}
 
 
 def test_segment_counts_on_postgresql_run_without_jit_and_with_hash_memory(shop: Shop):
