@@ -282,7 +282,8 @@ class BatchRunner:
                         with transaction.atomic():
                             writer.apply(batch)
         except BaseException as exc:  # handed to the reading thread, which raises it
-            self.error = exc
+            if self.error is None:  # the first writer's error, not a later one's
+                self.error = exc
             # Keep consuming so the reading thread never blocks on a full queue.
             while self.queue.get() is not _DONE:
                 pass
