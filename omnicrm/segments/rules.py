@@ -425,6 +425,13 @@ def _holds_at_zero(op: str, value: Any) -> bool:
     raise AssertionError(op)
 
 
+def _aggregate_q(alias: str, spec: FieldSpec, op: str, value: Any, now: datetime) -> Q:
+    """The comparison of one order aggregate, annotated as `alias`, with the condition."""
+    if spec.type == F.DATE:
+        return _date_q(alias, op, value, now)
+    return _compare_q(alias, op, _typed_value(spec, value))
+
+
 def _orders_q(
     spec: FieldSpec, cond: dict[str, Any], now: datetime, only: int | None, correlated: bool
 ) -> Q:
@@ -440,12 +447,10 @@ def _orders_q(
         orders = orders.filter(customer_id=OuterRef("pk"))
     per_customer = orders.values("customer_id").annotate(v=_AGGREGATES[spec.name]())
     if correlated:
-        if spec.type == F.DATE:
-            return Q(Exists(per_customer.filter(_date_q("v", op, value, now))))
-        typed = _typed_value(spec, value)
-        if _holds_at_zero(op, value):
-            return ~Q(Exists(per_customer.filter(~_compare_q("v", op, typed))))
-        return Q(Exists(per_customer.filter(_compare_q("v", op, typed))))
+        if spec.type != F.DATE and _holds_at_zero(op, value):
+            fails = ~_compare_q("v", op, _typed_value(spec, value))
+            return ~Q(Exists(per_customer.filter(fails)))
+        return Q(Exists(per_customer.filter(_aggregate_q("v", spec, op, value, now))))
     if spec.type == F.DATE:
         # A customer without orders has no date: every date comparison fails for them.
         return _in_customers(
@@ -627,7 +632,7 @@ def _merged_order_conditions(
         if _mergeable(item):
             windows.setdefault(item.get("within_days"), []).append(item)
     merged: list[Q] = []
-    taken: list[dict[str, Any]] = []
+    taken: set[int] = set()
     for within_days, conditions in windows.items():
         if len(conditions) < 2:
             continue
@@ -637,14 +642,10 @@ def _merged_order_conditions(
         )
         holds = Q()
         for i, c in enumerate(conditions):
-            spec = FIELDS[c["field"]]
-            if spec.type == F.DATE:
-                holds &= _date_q(f"v{i}", c["op"], c["value"], now)
-            else:
-                holds &= _compare_q(f"v{i}", c["op"], _typed_value(spec, c["value"]))
+            holds &= _aggregate_q(f"v{i}", FIELDS[c["field"]], c["op"], c["value"], now)
         merged.append(Q(Exists(per_customer.filter(holds))))
-        taken.extend(conditions)
-    return merged, [item for item in items if not any(item is t for t in taken)]
+        taken.update(id(c) for c in conditions)
+    return merged, [item for item in items if id(item) not in taken]
 
 
 def _tree_q(node: dict[str, Any], now: datetime, only: int | None) -> Q:
