@@ -50,17 +50,39 @@ _TEXT = "str({x})"
 _JSON = "dumps({x})"
 
 
-def _expression(field: models.Field, vendor: str) -> str | None:
+# Stored form (see `stored_form`): on PostgreSQL, datetimes go as UTC text too.
+_UTC_TEXT = "{x}.astimezone(UTC).isoformat()"
+
+
+def _expression(field: models.Field, vendor: str, *, stored: bool = False) -> str | None:
+    """How a value of `field` is adapted, as a template over `{x}`, or None (as it is).
+
+    `stored`: the canonical text form of `stored_form` on every database.
+    """
     kind = field.get_internal_type()
     if kind == "JSONField":
         template = _JSON
     elif vendor == "sqlite" and kind == "DateTimeField":
         template = _SQLITE_DATETIME
-    elif vendor == "sqlite" and kind == "DecimalField":
+    elif (vendor == "sqlite" or stored) and kind == "DecimalField":
         template = _TEXT
+    elif stored and kind == "DateTimeField":
+        template = _UTC_TEXT
     else:
         return None
     return f"(None if {{x}} is None else {template})" if field.null else template
+
+
+def stored_form(field: models.Field, vendor: str) -> Callable[[Any], Any]:
+    """A value of `field` as plain text, int or None, the form a `BulkTable(stored=True)`
+    takes: datetimes as UTC text (naive on SQLite, as Django stores them), Decimals as
+    text, JSON as text. It is canonical (equal values give equal text: money is always
+    quantized to its field's places), so rows in this form compare as the values do.
+
+    Rows in this form can cross a process boundary with `marshal`, which turns Python
+    objects such as Decimal and datetime into text and back only slowly.
+    """
+    return _value_adapter(field, vendor, stored=True)
 
 
 def _compile(
@@ -76,9 +98,11 @@ def _compile(
     return eval(f"lambda {args}: ({items},)", {"UTC": UTC, "dumps": json.dumps})  # noqa: S307
 
 
-def _value_adapter(field: models.Field, vendor: str) -> Callable[[Any], Any]:
+def _value_adapter(
+    field: models.Field, vendor: str, *, stored: bool = False
+) -> Callable[[Any], Any]:
     """One value of `field` as `executemany` or COPY's `write_row` takes it."""
-    expression = _expression(field, vendor)
+    expression = _expression(field, vendor, stored=stored)
     if expression is None:
         return lambda value: value
     source = f"lambda x: {expression.format(x='x')}"
@@ -112,9 +136,13 @@ class BulkTable:
     get the current time, callable defaults (public ids) are called per row, constant
     defaults are used as they are. So a field another app adds later with a default
     does not break the importers.
+
+    With `stored`, rows come in `stored_form` (already adapted, text for datetimes and
+    decimals) and are written as they are; `to_stored` turns rows read through the ORM
+    into that form, to compare them.
     """
 
-    def __init__(self, model: type[models.Model], columns: Sequence[str]):
+    def __init__(self, model: type[models.Model], columns: Sequence[str], *, stored: bool = False):
         opts = model._meta
         self.model = model
         self.table = opts.db_table
@@ -125,13 +153,12 @@ class BulkTable:
         named = {f.attname for f in self.fields} | {opts.pk.attname}
         self.filled = [f for f in opts.concrete_fields if f.attname not in named]
         self.insert_columns = [f.column for f in [opts.pk, *self.fields, *self.filled]]
+        adapt = [None if stored else _expression(f, self.vendor) for f in self.fields]
         # Builds (pk, the caller's columns adapted, the filled-in columns); `_fill`
         # adapts the filled-in values once.
-        self.build_insert = _compile(
-            "pk, r, e",
-            [_expression(f, self.vendor) for f in self.fields],
-            before="pk",
-            after="*e",
+        self.build_insert = _compile("pk, r, e", adapt, before="pk", after="*e")
+        self.to_stored = _compile(
+            "r", [_expression(f, self.vendor, stored=True) for f in self.fields]
         )
         self.touched = [
             f
@@ -140,9 +167,7 @@ class BulkTable:
         ]
         update_fields = [*self.fields, *self.touched]
         self.update_columns = [f.column for f in update_fields]
-        self.build_update = _compile(
-            "r, t, pk", [_expression(f, self.vendor) for f in self.fields], after="*t, pk"
-        )
+        self.build_update = _compile("r, t, pk", adapt, after="*t, pk")
         self._sequence: str | None = None
 
     def _fill(self, now: datetime, count: int) -> list[Row]:

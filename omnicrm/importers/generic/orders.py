@@ -11,20 +11,26 @@ set when the payment columns are filled and left alone when they are blank.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from django.db import connection
 from django.utils.translation import gettext as _
 
-from omnicrm.catalog.models import Product
-from omnicrm.customers.models import Customer, Identity, IdentityKind
-from omnicrm.importers.bulk import BulkTable, fetch_by, lookup, sync
+from omnicrm.importers.bulk import stored_form
 from omnicrm.importers.generic import fields as f
-from omnicrm.importers.generic.customers import SOURCE
+from omnicrm.importers.generic.order_writing import (
+    CustomerResolver,
+    OrderWriter,
+    ReadyOrder,
+    rejections,
+)
+from omnicrm.importers.generic.reader_process import produced
 from omnicrm.importers.generic.rows import ROW, BatchRunner, CsvFile, CsvImportResult, progress_bar
-from omnicrm.orders.models import Channel, Order, OrderLine, OrderStatus, Payment, PaymentMethod
+from omnicrm.orders.models import Channel, Order, OrderStatus, PaymentMethod
 
 ORDER_COLUMNS = (
     "order_id",
@@ -66,48 +72,9 @@ ZERO = Decimal("0.00")
 # Writers (threads, each on its own connection) when batches are written in the background:
 # while one waits for PostgreSQL to check and commit its batch, the other sends the next.
 WRITERS = 2
-
-ORDER_FIELDS = (
-    "external_id",
-    "customer_id",
-    "channel",
-    "status",
-    "placed_at",
-    "confirmed_at",
-    "shipped_at",
-    "delivered_at",
-    "canceled_at",
-    "tracking_number",
-    "currency",
-    "subtotal",
-    "shipping_total",
-    "discount_total",
-    "total",
-)
-LINE_FIELDS = (
-    "order_id",
-    "line_number",
-    "product_id",
-    "sku",
-    "title",
-    "quantity",
-    "unit_price",
-    "shipping",
-    "total",
-    "seller_ref",
-)
-PAYMENT_FIELDS = (
-    "order_id",
-    "sequence",
-    "method",
-    "amount",
-    "currency",
-    "installments",
-    "token",
-    "brand",
-    "last4",
-)
-
+# Files from this size on are read and checked by a second process (`reader_process`);
+# below it, starting one costs more than it saves.
+READER_PROCESS_BYTES = 4 << 20
 
 # A checked order line: (file line, sku, title, quantity, unit price, shipping, seller ref,
 # line total). A plain tuple: one is made per CSV row.
@@ -355,237 +322,49 @@ def finish(order: PendingOrder) -> None:
         )
 
 
-class CustomerResolver:
-    """Finds (or creates) the customer of each order of a batch.
-
-    Run by the thread that reads the file, one batch at a time, before the batch goes to a
-    writer: customers an order creates must exist (committed) before a later batch, maybe
-    written by another writer at the same moment, looks for the same person.
-    """
-
-    def __init__(self, result: CsvImportResult):
-        self.result = result
-        self.customers = BulkTable(Customer, ["name", "email", "first_seen_at", "last_seen_at"])
-        self.identities = BulkTable(
-            Identity, ["customer_id", "kind", "value", "verified", "source"]
-        )
-
-    def __call__(self, orders: list[PendingOrder]) -> list[tuple[PendingOrder, int]]:
-        """Each order with its customer's pk; unknown customers are created."""
-        headers = [o.header for o in orders]
-        externals = {h.customer_external_id for h in headers if h} - {""}
-        emails = {h.customer_email for h in headers if h} - {""}
-        fields = ("value", "customer_id")
-        by_external: dict[str, Any] = dict(
-            lookup(Identity, "value", externals, fields, kind=IdentityKind.EXTERNAL)
-        )
-        by_email: dict[str, Any] = dict(
-            lookup(Identity, "value", emails, fields, kind=IdentityKind.EMAIL)
-        )
-        planned: list[tuple[str, str, datetime]] = []
-        resolved: list[tuple[PendingOrder, Any]] = []
-        for order, header in zip(orders, headers, strict=True):
-            assert header is not None
-            external = header.customer_external_id
-            email = header.customer_email
-            one = by_external.get(external) if external else None
-            other = by_email.get(email) if email else None
-            if one is not None and other is not None and one != other:
-                self.reject(
-                    order,
-                    order.first_line,
-                    "customer_email",
-                    _(
-                        "%(email)s belongs to another customer than "
-                        "customer_external_id %(external)s"
-                    )
-                    % {"email": email, "external": external},
-                )
-                continue
-            owner = one if one is not None else other
-            if owner is None:
-                # A placeholder until the new customers get their ids, so later orders of
-                # the same person in this batch find the same new customer.
-                owner = ("new", len(planned))
-                planned.append((header.customer_name, email, header.placed_at))
-                if external:
-                    by_external[external] = owner
-                if email:
-                    by_email[email] = owner
-            resolved.append((order, owner))
-        if not planned:
-            return resolved
-        ids = self.customers.insert([(name, email, when, when) for name, email, when in planned])
-        identities = [
-            (ids[owner[1]], kind, value, False, SOURCE)
-            for kind, known in (
-                (IdentityKind.EXTERNAL, by_external),
-                (IdentityKind.EMAIL, by_email),
-            )
-            for value, owner in known.items()
-            if isinstance(owner, tuple)
-        ]
-        self.identities.insert(identities)
-        self.result.count("customers", created=len(ids))
-        self.result.count("identities", created=len(identities))
-        return [
-            (order, ids[owner[1]] if isinstance(owner, tuple) else owner)
-            for order, owner in resolved
-        ]
-
-    def reject(self, order: PendingOrder, line: int, field_name: str, reason: str) -> None:
-        order.errors.append((line, field_name, reason))
-        report_rejected(self.result, order)
-
-
-class OrderWriter:
-    """Applies batches of complete, valid orders with their customers found: orders,
-    lines, payments."""
-
-    def __init__(self, result: CsvImportResult):
-        self.result = result
-        self.orders = BulkTable(Order, ORDER_FIELDS)
-        self.lines = BulkTable(OrderLine, LINE_FIELDS)
-        self.payments = BulkTable(Payment, PAYMENT_FIELDS)
-        self.unknown_skus: dict[str, int] = {}
-        self.products: dict[str, tuple[int, str]] = {}
-
-    def _products(self, skus: set[str]) -> dict[str, tuple[int, str]]:
-        """(pk, title) of each known SKU. Found products are remembered for the rest of the
-        import (the catalog is imported before the orders); SKUs not found are asked for
-        again in the next batch."""
-        known = self.products
-        missing = skus.difference(known)
-        if missing:
-            for sku, pk, title in lookup(Product, "sku", missing, ("sku", "pk", "title")):
-                known[sku] = (pk, title)
-        return known
-
-    def apply(self, resolved: list[tuple[PendingOrder, int]]) -> None:
-        # In customer order, so the indexes keyed by customer take the batch in key order
-        # (neighbouring pages) instead of at random places.
-        resolved.sort(key=itemgetter(1))
-        products = self._products({line[1] for order, _pk in resolved for line in order.lines})
-        desired: dict[str, tuple[Any, ...]] = {}
-        for order, customer_pk in resolved:
-            h = order.header
-            assert h is not None
-            desired[order.order_id] = (
-                order.order_id,
-                customer_pk,
-                h.channel,
-                h.status,
-                h.placed_at,
-                h.confirmed_at,
-                h.shipped_at,
-                h.delivered_at,
-                h.canceled_at,
-                h.tracking_number,
-                h.currency,
-                order.subtotal,
-                order.shipping,
-                h.discount,
-                order.total,
-            )
-        known = lookup(Order, "external_id", desired.keys(), ("pk",))
-        stored = {
-            r[1]: (r[0], r[1:])
-            for r in fetch_by(Order, "pk", [r[0] for r in known], ("pk", *ORDER_FIELDS))
-        }
-        order_pks, counts = sync(self.orders, desired, stored)
-        self.result.count("orders", created=counts.created, updated=counts.updated)
-
-        lines: list[tuple[Any, ...]] = []
-        payments: list[tuple[Any, ...]] = []
-        unknown = self.unknown_skus
-        add_line = lines.append
-        applied = 0
-        for order, _customer in resolved:
-            order_pk = order_pks[order.order_id]
-            number = 0
-            for _line, sku, title, quantity, price, shipping, seller_ref, total in order.lines:
-                number += 1
-                product = products.get(sku)
-                if product is None:
-                    unknown[sku] = unknown.get(sku, 0) + 1
-                    product_pk = None
-                    title = title or sku
-                else:
-                    product_pk = product[0]
-                    title = title or product[1]
-                add_line(
-                    (
-                        order_pk,
-                        number,
-                        product_pk,
-                        sku,
-                        title,
-                        quantity,
-                        price,
-                        shipping,
-                        total,
-                        seller_ref,
-                    )
-                )
-            applied += number
-            header = order.header
-            assert header is not None
-            payment = header.payment
-            if payment is not None:
-                payments.append(
-                    (
-                        order_pk,
-                        1,
-                        payment.method,
-                        payment.amount if payment.amount is not None else order.total,
-                        header.currency,
-                        payment.installments,
-                        payment.token,
-                        payment.brand,
-                        payment.last4,
-                    )
-                )
-        self.result.applied += applied
-        if not stored:
-            # Every order of the batch is new, so are its lines and payments.
-            self.lines.insert(lines)
-            self.payments.insert(payments)
-            self.result.count("order_lines", created=len(lines))
-            self.result.count("payments", created=len(payments))
-            return
-        old = [pk for pk, _row in stored.values()]
-        stored_lines = {
-            (r[1], r[2]): (r[0], r[1:])
-            for r in fetch_by(OrderLine, "order_id", old, ("pk", *LINE_FIELDS))
-        }
-        _pks, counts = sync(
-            self.lines, {row[:2]: row for row in lines}, stored_lines, delete_missing=True
-        )
-        self.result.count(
-            "order_lines", created=counts.created, updated=counts.updated + counts.deleted
-        )
-        stored_payments = {
-            (r[1], r[2]): (r[0], r[1:])
-            for r in fetch_by(Payment, "order_id", old, ("pk", *PAYMENT_FIELDS), sequence=1)
-        }
-        _pks, counts = sync(self.payments, {row[:2]: row for row in payments}, stored_payments)
-        self.result.count("payments", created=counts.created, updated=counts.updated)
-
-
-def report_rejected(result: CsvImportResult, order: PendingOrder) -> None:
-    """Every row of a rejected order is reported: its own error, or why it was not applied."""
-    failed = {line for line, _field, _reason in order.errors}
-    first_bad = min(failed)
-    for line, field_name, reason in order.errors:
-        result.reject(line, field_name, reason)
-    for line in order.line_numbers:
-        if line not in failed:
-            result.reject(
-                line,
-                "order_id",
-                _("not applied: line %(line)d of order %(order)s has an error")
-                % {"line": first_bad, "order": order.order_id},
-            )
+def ready(order: PendingOrder, when: Callable[[datetime], Any]) -> ReadyOrder:
+    """A finished order in the writer's terms, datetimes and money in stored form."""
+    h = order.header
+    assert h is not None
+    total = str(order.total)
+    payment = h.payment
+    return (
+        order.order_id,
+        order.line_numbers,
+        h.customer_external_id,
+        h.customer_email,
+        h.customer_name,
+        (
+            h.channel,
+            h.status,
+            when(h.placed_at),
+            None if h.confirmed_at is None else when(h.confirmed_at),
+            None if h.shipped_at is None else when(h.shipped_at),
+            None if h.delivered_at is None else when(h.delivered_at),
+            None if h.canceled_at is None else when(h.canceled_at),
+            h.tracking_number,
+            h.currency,
+            str(order.subtotal),
+            str(order.shipping),
+            str(h.discount),
+            total,
+        ),
+        [
+            (sku, title, quantity, str(price), str(shipping), str(line_total), seller_ref)
+            for _line, sku, title, quantity, price, shipping, seller_ref, line_total in order.lines
+        ],
+        None
+        if payment is None
+        else (
+            payment.method,
+            total if payment.amount is None else str(payment.amount),
+            h.currency,
+            payment.installments,
+            payment.token,
+            payment.brand,
+            payment.last4,
+        ),
+    )
 
 
 def _first_difference(raw: tuple[str, ...], first: tuple[str, ...]) -> int | None:
@@ -595,9 +374,17 @@ def _first_difference(raw: tuple[str, ...], first: tuple[str, ...]) -> int | Non
     return None
 
 
-def import_orders(
-    csv_file: CsvFile, result: CsvImportResult, *, batch_size: int, progress: bool, threaded: bool
-) -> None:
+# What `read_orders` yields after the record count: records read since the last batch,
+# the rejected rows among them as (line, field, reason), and the orders ready to write.
+Batch = tuple[int, list[tuple[int, str, str]], list[ReadyOrder]]
+
+
+def read_orders(
+    csv_file: CsvFile, batch_size: int, when: Callable[[datetime], Any]
+) -> Iterator[int | Batch]:
+    """The number of records, then a `Batch` whenever about `batch_size` lines of orders
+    are ready, and the rest at the end. Plain values only: it may run in another process
+    (`reader_process`)."""
     col = csv_file.index
     width = csv_file.width + 1
     id_index = col["order_id"]
@@ -608,81 +395,94 @@ def import_orders(
     # First pass: the record at which each order ends, so an order is applied as soon
     # as its last row is read, wherever its rows are in the file.
     last_record, total = csv_file.last_records(id_index)
+    yield total
 
     pending: dict[str, PendingOrder] = {}
-    ready: list[PendingOrder] = []
-    ready_lines = 0
-    number = 0
-    with (
-        BatchRunner(
-            OrderWriter,
-            result,
-            threaded=threaded,
-            writers=WRITERS,
-            prepare=CustomerResolver(result),
-        ) as runner,
-        progress_bar(_("order lines"), total, progress) as bar,
-    ):
-        for line, cell in csv_file.records():
-            number += 1
-            well_formed = len(cell) == width
-            order_id = cell[id_index].strip() if id_index < len(cell) - 1 else ""
-            if not order_id:
-                result.reject(line, "order_id", _("is required"))
-                continue
-            order = pending.get(order_id)
-            if order is None:
-                order = pending[order_id] = PendingOrder(
-                    order_id, line, cell if well_formed else None
-                )
-                if len(order_id) > 100:
-                    order.errors.append((line, "order_id", _("is longer than 100 characters")))
-                elif well_formed:
-                    try:
-                        order.header = parse_header(cell)
-                    except f.BadCell as bad:
-                        order.errors.append((line, bad.field, bad.reason))
-            order.line_numbers.append(line)
-            if not well_formed:
-                message = _("expected %(n)d fields, found %(m)d") % {
-                    "n": width - 1,
-                    "m": len(cell) - 1,
-                }
-                order.errors.append((line, ROW, message))
-            elif (
-                order.first is not None
-                and order.first is not cell
-                and (raw := order_columns(cell)) != (first := order_columns(order.first))
-                and (index := _first_difference(raw, first)) is not None
-            ):
-                message = _("differs from line %(line)d of the same order") % {
-                    "line": order.first_line
-                }
-                order.errors.append((line, ORDER_COLUMNS[index], message))
-            elif order.header is not None:
+    batch: list[ReadyOrder] = []
+    rejected: list[tuple[int, str, str]] = []
+    batch_lines = 0
+    number = counted = 0
+    for line, cell in csv_file.records():
+        number += 1
+        well_formed = len(cell) == width
+        order_id = cell[id_index].strip() if id_index < len(cell) - 1 else ""
+        if not order_id:
+            rejected.append((line, "order_id", _("is required")))
+            continue
+        order = pending.get(order_id)
+        if order is None:
+            order = pending[order_id] = PendingOrder(order_id, line, cell if well_formed else None)
+            if len(order_id) > 100:
+                order.errors.append((line, "order_id", _("is longer than 100 characters")))
+            elif well_formed:
                 try:
-                    order.lines.append(parse_line(line, cell, order.header.currency))
+                    order.header = parse_header(cell)
                 except f.BadCell as bad:
                     order.errors.append((line, bad.field, bad.reason))
-            if last_record.get(order_id) != number:
-                continue
-            del pending[order_id]
-            if not order.errors:
-                finish(order)
-            if order.errors:
-                report_rejected(result, order)
-                continue
-            order.first = None
-            ready.append(order)
-            ready_lines += len(order.lines)
-            if ready_lines >= batch_size:
-                runner.submit(ready)
-                bar.update(ready_lines)
-                ready, ready_lines = [], 0
-        if ready:
-            runner.submit(ready)
-        bar.update(bar.total - bar.n)
-    result.rows += number
+        order.line_numbers.append(line)
+        if not well_formed:
+            message = _("expected %(n)d fields, found %(m)d") % {
+                "n": width - 1,
+                "m": len(cell) - 1,
+            }
+            order.errors.append((line, ROW, message))
+        elif (
+            order.first is not None
+            and order.first is not cell
+            and (raw := order_columns(cell)) != (first := order_columns(order.first))
+            and (index := _first_difference(raw, first)) is not None
+        ):
+            message = _("differs from line %(line)d of the same order") % {"line": order.first_line}
+            order.errors.append((line, ORDER_COLUMNS[index], message))
+        elif order.header is not None:
+            try:
+                order.lines.append(parse_line(line, cell, order.header.currency))
+            except f.BadCell as bad:
+                order.errors.append((line, bad.field, bad.reason))
+        if last_record.get(order_id) != number:
+            continue
+        del pending[order_id]
+        if not order.errors:
+            finish(order)
+        if order.errors:
+            rejected.extend(rejections(order.order_id, order.line_numbers, order.errors))
+            continue
+        batch.append(ready(order, when))
+        batch_lines += len(order.lines)
+        if batch_lines >= batch_size:
+            yield (number - counted, rejected, batch)
+            counted = number
+            batch, rejected, batch_lines = [], [], 0
+    yield (number - counted, rejected, batch)
+
+
+def import_orders(
+    csv_file: CsvFile, result: CsvImportResult, *, batch_size: int, progress: bool, threaded: bool
+) -> None:
+    when = stored_form(Order._meta.get_field("placed_at"), connection.vendor)
+    elsewhere = threaded and csv_file.path.stat().st_size >= READER_PROCESS_BYTES
+    with produced(lambda: read_orders(csv_file, batch_size, when), elsewhere=elsewhere) as items:
+        total = next(items)
+        assert isinstance(total, int)
+        with (
+            BatchRunner(
+                OrderWriter,
+                result,
+                threaded=threaded,
+                writers=WRITERS,
+                prepare=CustomerResolver(result),
+            ) as runner,
+            progress_bar(_("order lines"), total, progress) as bar,
+        ):
+            for item in items:
+                assert isinstance(item, tuple)
+                rows, rejected, batch = item
+                result.rows += rows
+                for line, field_name, reason in rejected:
+                    result.reject(line, field_name, reason)
+                if batch:
+                    runner.submit(batch)
+                bar.update(rows)
     unknown: dict[str, int] = {}
     for writer in runner.writers:
         for sku, count in writer.unknown_skus.items():
