@@ -88,3 +88,25 @@ def test_customers_new_to_the_shop_are_created_once_whichever_writer_takes_their
         .filter(n__gt=1)
         .exists()
     )
+
+
+def test_an_import_outside_a_transaction_leaves_its_tables_vacuumed(tmp_path):
+    """All-visible pages make the next import's identity lookups index-only scans."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the visibility map is PostgreSQL's")
+    path = tmp_path / "many.csv"
+    path.write_text(
+        "external_id,email,name\n"
+        + "".join(f"shop:{i},c{i}@example.com,C {i}\n" for i in range(500)),
+        encoding="utf-8",
+    )
+
+    csv_import(kind="customers", path=path, progress=False)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relpages, relallvisible FROM pg_class WHERE relname = 'customers_identity'"
+        )
+        pages, visible = cursor.fetchone()
+    assert pages > 1
+    assert visible == pages

@@ -100,19 +100,21 @@ def csv_import(
         run(csv_file, result, batch_size=batch_size, progress=progress, threaded=threaded)
         if dry_run:
             transaction.set_rollback(True)
-        elif result.changed:
-            with transaction.atomic():
-                audit_log_write(
-                    action=f"import.csv.{kind}",
-                    object_type="import",
-                    object_id=file_path.name[:64],
-                    data={
-                        "created": result.created,
-                        "updated": result.updated,
-                        "rejected": result.rejected,
-                    },
-                )
-            statistics_refresh()
+    if not dry_run and result.changed:
+        # After the import session: a synchronous commit, so the batches' asynchronous
+        # ones are flushed before `statistics_refresh` vacuums their rows.
+        with transaction.atomic():
+            audit_log_write(
+                action=f"import.csv.{kind}",
+                object_type="import",
+                object_id=file_path.name[:64],
+                data={
+                    "created": result.created,
+                    "updated": result.updated,
+                    "rejected": result.rejected,
+                },
+            )
+        statistics_refresh()
     result.errors.sort(key=lambda error: (error.line, error.field))
     result.seconds = time.perf_counter() - started
     return result

@@ -515,14 +515,16 @@ def olist_import(
     source = read_source(path, limit)
     with import_session():
         result = _Importer(source, batch_size=batch_size, progress=progress).run()
-        if result.changed:
-            with transaction.atomic():
-                audit_log_write(
-                    action="import.olist",
-                    object_type="import",
-                    object_id=path.name[:64] or "olist",
-                    data={"created": result.created, "updated": result.updated, "limit": limit},
-                )
-            statistics_refresh()
+    if result.changed:
+        # After the import session: a synchronous commit, so the batches' asynchronous
+        # ones are flushed before `statistics_refresh` vacuums their rows.
+        with transaction.atomic():
+            audit_log_write(
+                action="import.olist",
+                object_type="import",
+                object_id=path.name[:64] or "olist",
+                data={"created": result.created, "updated": result.updated, "limit": limit},
+            )
+        statistics_refresh()
     result.seconds = time.perf_counter() - started
     return result
