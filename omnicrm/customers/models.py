@@ -92,11 +92,7 @@ class Identity(TimeStampedModel):
         ordering = ["kind", "value"]
         verbose_name_plural = "identities"
         constraints = [
-            # customer_id rides along (PostgreSQL) so matching a batch of emails or ids to
-            # customers, what every import and event does, reads the index alone.
-            models.UniqueConstraint(
-                fields=["kind", "value"], include=["customer_id"], name="identity_kind_value_unique"
-            ),
+            models.UniqueConstraint(fields=["kind", "value"], name="identity_kind_value_unique"),
             models.CheckConstraint(condition=~Q(value=""), name="identity_value_not_empty"),
         ]
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 
 from omnicrm.core.errors import Conflict, ValidationFailed
 from omnicrm.core.models import AuditLog
@@ -102,3 +103,21 @@ def test_customer_list_search_matches_name_email_phone_and_identity():
 
     for term in ["Lưu", "HA@EXAMPLE", "912345", "lc-7788", ha.public_id]:
         assert [c.pk for c in selectors.customer_list(search=term)] == [ha.pk], term
+
+
+def test_the_database_refuses_a_second_identity_with_the_same_kind_and_value():
+    """The last line of defence when two writers claim the same email at once; on
+    PostgreSQL its index also carries customer_id, for index-only lookups."""
+    one = services.customer_create(name="One", email="same@example.com")
+    other = services.customer_create(name="Other")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Identity.objects.create(customer=other, kind="email", value="same@example.com")
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'identity_kind_value_unique'"
+            )
+            assert cursor.fetchone()[0].endswith("(kind, value) INCLUDE (customer_id)")
+    assert one.identities.get(kind="email").value == "same@example.com"
