@@ -102,9 +102,9 @@ def import_orders(path: Path, *, elsewhere: bool, monkeypatch) -> tuple[CsvImpor
     read = orders.read_orders
     pid_file = path.with_suffix(".reader")
 
-    def spy(*args):
+    def spy(*args, **options):
         pid_file.write_text(str(os.getpid()))  # a file: the reader may be another process
-        yield from read(*args)
+        yield from read(*args, **options)
 
     monkeypatch.setattr(orders, "read_orders", spy)
     result = csv_import(kind="orders", path=path, progress=False, batch_size=150)

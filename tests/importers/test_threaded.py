@@ -4,12 +4,15 @@ thread on its own database connection (SQLite writes inline), so these tests com
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.db import connection
 from django.db.models import Count
 
 from omnicrm.core.models import AuditLog
 from omnicrm.customers.models import Customer
+from omnicrm.importers.generic import orders
 from omnicrm.importers.generic.rows import BatchRunner, CsvImportResult
 from omnicrm.importers.services import csv_import, demo_shop_generate
 from omnicrm.orders.models import Order, OrderLine, Payment
@@ -110,3 +113,65 @@ def test_an_import_outside_a_transaction_leaves_its_tables_vacuumed(tmp_path):
         pages, visible = cursor.fetchone()
     assert pages > 1
     assert visible == pages
+
+
+def test_a_reading_process_finds_known_customers_and_this_one_creates_new_ones(
+    tmp_path, monkeypatch
+):
+    """Outside a transaction the reading process looks customers up on its own
+    connection; people it does not know yet (new, or created by a batch it read ahead of)
+    are settled here, once each."""
+    shop = demo_shop_generate(customers=300, out=tmp_path, seed=9, progress=False)
+    for kind in ("customers", "products"):
+        csv_import(kind=kind, path=shop.files[kind], progress=False)
+    path = shop.files["orders"]
+    header = path.read_text(encoding="utf-8").splitlines()[0]
+    cells = dict.fromkeys(header.split(","), "")
+    known = list(Customer.objects.order_by("pk")[:2])
+    rows = [
+        # A new person whose orders land in different batches.
+        {"order_id": "N-1", "customer_email": "new@example.com"},
+        *[{"order_id": f"F-{i}", "customer_email": known[0].email} for i in range(300)],
+        {"order_id": "N-2", "customer_email": "new@example.com"},
+        # Two known people in one order.
+        {
+            "order_id": "C-1",
+            "customer_email": known[0].email,
+            "customer_external_id": known[1].identities.get(kind="external").value,
+        },
+    ]
+    common = {
+        "placed_at": "2025-01-01T00:00:00Z",
+        "status": "delivered",
+        "currency": "USD",
+        "sku": "GN-000001",
+        "quantity": "1",
+        "unit_price": "5.00",
+    }
+    with path.open("a", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(",".join({**cells, **common, **row}[name] for name in cells) + "\n")
+    monkeypatch.setattr(orders, "READER_PROCESS_BYTES", 0)
+    finders = tmp_path / "finders"
+    find = orders.customers_find
+
+    def spy(batch):
+        with finders.open("a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return find(batch)
+
+    monkeypatch.setattr(orders, "customers_find", spy)
+
+    result = csv_import(kind="orders", path=path, progress=False, batch_size=100)
+
+    assert {int(pid) for pid in finders.read_text().split()} - {os.getpid()}
+    assert [str(e) for e in result.errors] == [
+        f"line {shop.order_lines + 304}: field customer_email: {known[0].email} belongs to "
+        f"another customer than customer_external_id "
+        f"{known[1].identities.get(kind='external').value}"
+    ]
+    assert result.created["customers"] == 1
+    new = Customer.objects.get(identities__value="new@example.com")
+    assert sorted(new.orders.values_list("external_id", flat=True)) == ["N-1", "N-2"]
+    assert known[0].orders.filter(external_id__startswith="F-").count() == 300
+    assert Order.objects.count() == shop.orders + 302

@@ -104,8 +104,47 @@ def stored_moment(text: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _owners(orders: list[ReadyOrder]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """{external id: customer pk} and {email: customer pk} of the orders' known people."""
+    externals = {order[2] for order in orders} - {""}
+    emails = {order[3] for order in orders} - {""}
+    fields = ("value", "customer_id")
+    return (
+        dict(lookup(Identity, "value", externals, fields, kind=IdentityKind.EXTERNAL)),
+        dict(lookup(Identity, "value", emails, fields, kind=IdentityKind.EMAIL)),
+    )
+
+
+def _conflict(order: ReadyOrder) -> list[tuple[int, str, str]]:
+    reason = _("%(email)s belongs to another customer than customer_external_id %(external)s") % {
+        "email": order[3],
+        "external": order[2],
+    }
+    return rejections(order[0], order[1], [(order[1][0], "customer_email", reason)])
+
+
+def customers_find(
+    orders: list[ReadyOrder],
+) -> tuple[list[tuple[ReadyOrder, int | None]], list[tuple[int, str, str]]]:
+    """Each order with the pk of its customer if already known (None if not), and the
+    rows of orders whose email and external id belong to two people. Reads only, so the
+    reading side can run it ahead of the writer (`CustomerResolver` settles the Nones)."""
+    by_external, by_email = _owners(orders)
+    found: list[tuple[ReadyOrder, int | None]] = []
+    rejected: list[tuple[int, str, str]] = []
+    for order in orders:
+        one = by_external.get(order[2]) if order[2] else None
+        other = by_email.get(order[3]) if order[3] else None
+        if one is not None and other is not None and one != other:
+            rejected.extend(_conflict(order))
+            continue
+        found.append((order, one if one is not None else other))
+    return found, rejected
+
+
 class CustomerResolver:
-    """Finds (or creates) the customer of each order of a batch.
+    """Finds (or creates) the customer of each order of a batch whose customer was not
+    known when the batch was read.
 
     Run by the thread that reads batches, one at a time, before the batch goes to a
     writer: customers an order creates must exist (committed) before a later batch, maybe
@@ -119,30 +158,24 @@ class CustomerResolver:
             Identity, ["customer_id", "kind", "value", "verified", "source"]
         )
 
-    def __call__(self, orders: list[ReadyOrder]) -> list[tuple[ReadyOrder, int]]:
-        """Each order with its customer's pk; unknown customers are created."""
-        externals = {order[2] for order in orders} - {""}
-        emails = {order[3] for order in orders} - {""}
-        fields = ("value", "customer_id")
-        by_external: dict[str, Any] = dict(
-            lookup(Identity, "value", externals, fields, kind=IdentityKind.EXTERNAL)
-        )
-        by_email: dict[str, Any] = dict(
-            lookup(Identity, "value", emails, fields, kind=IdentityKind.EMAIL)
-        )
+    def __call__(self, orders: list[tuple[ReadyOrder, int | None]]) -> list[tuple[ReadyOrder, int]]:
+        """Each order with its customer's pk; unknown customers are looked up again (an
+        earlier batch may have created them since) and created if still unknown."""
+        unknown = [order for order, pk in orders if pk is None]
+        if not unknown:
+            return orders  # type: ignore[return-value]  # no None left
+        by_external, by_email = _owners(unknown)
         planned: list[tuple[str, str, datetime]] = []
         resolved: list[tuple[ReadyOrder, Any]] = []
-        for order in orders:
+        for order, known in orders:
+            if known is not None:
+                resolved.append((order, known))
+                continue
             external, email = order[2], order[3]
             one = by_external.get(external) if external else None
             other = by_email.get(email) if email else None
             if one is not None and other is not None and one != other:
-                reason = _(
-                    "%(email)s belongs to another customer than customer_external_id %(external)s"
-                ) % {"email": email, "external": external}
-                for line, field_name, message in rejections(
-                    order[0], order[1], [(order[1][0], "customer_email", reason)]
-                ):
+                for line, field_name, message in _conflict(order):
                     self.result.reject(line, field_name, message)
                 continue
             owner = one if one is not None else other
@@ -161,11 +194,11 @@ class CustomerResolver:
         ids = self.customers.insert([(name, email, when, when) for name, email, when in planned])
         identities = [
             (ids[owner[1]], kind, value, False, SOURCE)
-            for kind, known in (
+            for kind, known_values in (
                 (IdentityKind.EXTERNAL, by_external),
                 (IdentityKind.EMAIL, by_email),
             )
-            for value, owner in known.items()
+            for value, owner in known_values.items()
             if isinstance(owner, tuple)
         ]
         self.identities.insert(identities)

@@ -26,10 +26,18 @@ from omnicrm.importers.generic.order_writing import (
     CustomerResolver,
     OrderWriter,
     ReadyOrder,
+    customers_find,
     rejections,
 )
 from omnicrm.importers.generic.reader_process import produced
-from omnicrm.importers.generic.rows import ROW, BatchRunner, CsvFile, CsvImportResult, progress_bar
+from omnicrm.importers.generic.rows import (
+    ROW,
+    BatchRunner,
+    CsvFile,
+    CsvImportResult,
+    others_see_commits,
+    progress_bar,
+)
 from omnicrm.orders.models import Channel, Order, OrderStatus, PaymentMethod
 
 ORDER_COLUMNS = (
@@ -375,16 +383,18 @@ def _first_difference(raw: tuple[str, ...], first: tuple[str, ...]) -> int | Non
 
 
 # What `read_orders` yields after the record count: records read since the last batch,
-# the rejected rows among them as (line, field, reason), and the orders ready to write.
-Batch = tuple[int, list[tuple[int, str, str]], list[ReadyOrder]]
+# the rejected rows among them as (line, field, reason), and the orders ready to write,
+# each with its customer's pk if already known.
+Batch = tuple[int, list[tuple[int, str, str]], list[tuple[ReadyOrder, int | None]]]
 
 
 def read_orders(
-    csv_file: CsvFile, batch_size: int, when: Callable[[datetime], Any]
+    csv_file: CsvFile, batch_size: int, when: Callable[[datetime], Any], *, find: bool
 ) -> Iterator[int | Batch]:
     """The number of records, then a `Batch` whenever about `batch_size` lines of orders
     are ready, and the rest at the end. Plain values only: it may run in another process
-    (`reader_process`)."""
+    (`reader_process`). With `find`, the orders' known customers are looked up here too
+    (`customers_find`), on this side of the pipeline."""
     col = csv_file.index
     width = csv_file.width + 1
     id_index = col["order_id"]
@@ -450,10 +460,20 @@ def read_orders(
         batch.append(ready(order, when))
         batch_lines += len(order.lines)
         if batch_lines >= batch_size:
-            yield (number - counted, rejected, batch)
+            yield (number - counted, rejected, *_owned(batch, rejected, find))
             counted = number
             batch, rejected, batch_lines = [], [], 0
-    yield (number - counted, rejected, batch)
+    yield (number - counted, rejected, *_owned(batch, rejected, find))
+
+
+def _owned(
+    batch: list[ReadyOrder], rejected: list[tuple[int, str, str]], find: bool
+) -> tuple[list[tuple[ReadyOrder, int | None]]]:
+    if not find or not batch:
+        return ([(order, None) for order in batch],)
+    found, conflicts = customers_find(batch)
+    rejected.extend(conflicts)
+    return (found,)
 
 
 def import_orders(
@@ -461,7 +481,12 @@ def import_orders(
 ) -> None:
     when = stored_form(Order._meta.get_field("placed_at"), connection.vendor)
     elsewhere = threaded and csv_file.path.stat().st_size >= READER_PROCESS_BYTES
-    with produced(lambda: read_orders(csv_file, batch_size, when), elsewhere=elsewhere) as items:
+    # A reading process has its own connection: it can only find customers that this
+    # one has committed where nothing here is left uncommitted for the import's length.
+    find = not elsewhere or others_see_commits()
+    with produced(
+        lambda: read_orders(csv_file, batch_size, when, find=find), elsewhere=elsewhere
+    ) as items:
         total = next(items)
         assert isinstance(total, int)
         with (

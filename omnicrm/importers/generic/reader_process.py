@@ -9,8 +9,9 @@ written, on the machine's other core (docs/adr/0008-import-reader-process.md).
 
 Batches must be marshal-able (str, int, None, tuples, lists, dicts): Decimals and
 datetimes travel as text (`bulk.stored_form`), which is what the database is given
-anyway. Where fork is not available, other threads are running (forking copies their
-locks mid-use), or the file is small, the same generator runs in this process.
+anyway. The child may read the database, on connections of its own. Where fork is not
+available, other threads are running (forking copies their locks mid-use), or the file
+is small, the same generator runs in this process.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from django.db import connections
 
 _ITEM = b"I"
 _ERROR = b"E"
@@ -42,8 +45,22 @@ def fork_available() -> bool:
     )
 
 
+# The database connections the child inherited: they are the parent's sessions (the same
+# socket, the same SQLite file handle), so the child never uses or closes them, and keeps
+# them referenced so that they are not closed when collected either.
+_INHERITED: list[Any] = []
+
+
+def _own_connections() -> None:
+    """Give the child database connections of its own, opened when first used."""
+    for wrapper in connections.all(initialized_only=True):
+        _INHERITED.append(wrapper)
+        connections[wrapper.alias] = wrapper.copy()
+
+
 def _child(produce: Callable[[], Iterator[Any]], pipe: Any) -> None:
     try:
+        _own_connections()
         for item in produce():
             pipe.send_bytes(_ITEM + marshal.dumps(item))
         pipe.send_bytes(_END)
@@ -55,6 +72,9 @@ def _child(produce: Callable[[], Iterator[Any]], pipe: Any) -> None:
         pipe.send_bytes(_ERROR + payload)
     finally:
         pipe.close()
+        for wrapper in connections.all(initialized_only=True):
+            if wrapper not in _INHERITED:
+                wrapper.close()
 
 
 @contextmanager

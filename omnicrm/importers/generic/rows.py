@@ -212,6 +212,18 @@ def progress_bar(label: str, total: int, enabled: bool) -> tqdm:
 _DONE = object()
 
 
+def others_see_commits() -> bool:
+    """Whether another connection (a writer thread's, the reading process's) sees what
+    this one has committed: not while this one is inside a transaction, nor with an
+    in-memory database, which is private to its connection."""
+    database = str(connection.settings_dict.get("NAME") or "")
+    return (
+        not connection.in_atomic_block
+        and ":memory:" not in database
+        and "mode=memory" not in database
+    )
+
+
 class BatchRunner:
     """Hands batches of checked rows to writers, in background threads when it helps.
 
@@ -242,14 +254,7 @@ class BatchRunner:
     ):
         self.result = result
         self.prepare = prepare
-        database = str(connection.settings_dict.get("NAME") or "")
-        self.threaded = (
-            threaded
-            and connection.vendor == "postgresql"
-            and not connection.in_atomic_block
-            and ":memory:" not in database
-            and "mode=memory" not in database
-        )
+        self.threaded = threaded and connection.vendor == "postgresql" and others_see_commits()
         self.owns: list[CsvImportResult] = []
         self.error: BaseException | None = None
         if not self.threaded:
