@@ -5,7 +5,7 @@ An import is two pipelined jobs: reading and checking rows (pure Python) and wri
 the interpreter lock; on SQLite, whose engine runs inside this process, nothing else
 overlaps at all. A forked child runs the reading side instead and hands over each batch
 as `marshal` bytes through a pipe: one batch is checked while the previous one is
-written, on the machine's other core (docs/adr/0008-import-reader-process.md).
+written, on the machine's other core (docs/adr/0011-import-reader-process.md).
 
 Batches must be marshal-able (str, int, None, tuples, lists, dicts): Decimals and
 datetimes travel as text (`bulk.stored_form`), which is what the database is given
