@@ -162,3 +162,22 @@ def test_leaving_early_ends_the_reading_process(monkeypatch):
 
     assert len(started) == 1
     assert started[0]._closed or not started[0].is_alive()
+
+
+class Odd(Exception):
+    """Pickles, but does not load: its arguments are not what `__init__` takes."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+
+
+def test_a_failure_that_cannot_be_rebuilt_here_still_names_its_type_and_message():
+    def produce() -> Iterator[int]:
+        raise Odd("sku", "is required")
+        yield 0  # pragma: no cover - a generator
+
+    with (
+        pytest.raises(RuntimeError, match="Odd: sku: is required"),
+        reader_process.produced(produce, elsewhere=True) as items,
+    ):
+        next(items)

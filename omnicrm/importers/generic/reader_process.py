@@ -67,6 +67,7 @@ def _child(produce: Callable[[], Iterator[Any]], pipe: Any) -> None:
     except BaseException as exc:  # every failure is the parent's to raise
         try:
             payload = pickle.dumps(exc)
+            pickle.loads(payload)  # noqa: S301 - some exceptions pickle but do not load
         except Exception:
             payload = pickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
         pipe.send_bytes(_ERROR + payload)
