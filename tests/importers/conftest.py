@@ -45,3 +45,15 @@ def write_csv(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def forking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Orders files of any size read by a forked process, whatever else runs in the test
+    process. A live server thread left by the browser tests makes `fork_available` refuse,
+    as it should in production; tests that use this fixture are about what the reading
+    process does, and `test_reader_process` tests the refusal itself."""
+    from omnicrm.importers.generic import orders, reader_process
+
+    monkeypatch.setattr(reader_process, "fork_available", lambda: True)
+    monkeypatch.setattr(orders, "READER_PROCESS_BYTES", 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import itertools
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def shop_orders(tmp_path: Path) -> Path:
 
 def import_orders(path: Path, *, elsewhere: bool, monkeypatch) -> tuple[CsvImportResult, int]:
     """Import `path`, read in a second process or not; the result and the reader's pid."""
+    monkeypatch.setattr(reader_process, "fork_available", lambda: True)
     monkeypatch.setattr(orders, "READER_PROCESS_BYTES", 0 if elsewhere else 1 << 62)
     read = orders.read_orders
     pid_file = path.with_suffix(".reader")
@@ -114,7 +116,6 @@ def import_orders(path: Path, *, elsewhere: bool, monkeypatch) -> tuple[CsvImpor
 def test_orders_read_in_a_second_process_are_written_as_if_read_here(
     shop_orders, monkeypatch, tmp_path
 ):
-    assert reader_process.fork_available()
     here, reader = import_orders(shop_orders, elsewhere=False, monkeypatch=monkeypatch)
     assert reader == os.getpid()
     written_here = written()
@@ -134,7 +135,7 @@ def test_orders_read_in_a_second_process_are_written_as_if_read_here(
     assert sum(again.created.values()) == sum(again.updated.values()) == 0
 
 
-def test_a_failure_while_reading_is_raised_by_the_importer():
+def test_a_failure_while_reading_is_raised_by_the_importer(forking):
     def produce() -> Iterator[int]:
         yield 1
         raise ValueError("line 7 could not be read")
@@ -147,7 +148,7 @@ def test_a_failure_while_reading_is_raised_by_the_importer():
         next(items)
 
 
-def test_leaving_early_ends_the_reading_process(monkeypatch):
+def test_leaving_early_ends_the_reading_process(forking, monkeypatch):
     started = []
     start = reader_process.multiprocessing.context.ForkProcess.start
 
@@ -171,7 +172,7 @@ class Odd(Exception):
         super().__init__(f"{field}: {reason}")
 
 
-def test_a_failure_that_cannot_be_rebuilt_here_still_names_its_type_and_message():
+def test_a_failure_that_cannot_be_rebuilt_here_still_names_its_type_and_message(forking):
     def produce() -> Iterator[int]:
         raise Odd("sku", "is required")
         yield 0  # pragma: no cover - a generator
@@ -181,3 +182,17 @@ def test_a_failure_that_cannot_be_rebuilt_here_still_names_its_type_and_message(
         reader_process.produced(produce, elsewhere=True) as items,
     ):
         next(items)
+
+
+def test_with_another_thread_running_the_items_are_made_in_this_process():
+    """A forked child would inherit that thread's locks in whatever state they are."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, name="busy")
+    other.start()
+    try:
+        assert not reader_process.fork_available()
+        with reader_process.produced(lambda: iter([os.getpid()]), elsewhere=True) as items:
+            assert list(items) == [os.getpid()]
+    finally:
+        stop.set()
+        other.join()

@@ -116,7 +116,7 @@ def test_an_import_outside_a_transaction_leaves_its_tables_vacuumed(tmp_path):
 
 
 def test_a_reading_process_finds_known_customers_and_this_one_creates_new_ones(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, forking
 ):
     """Outside a transaction the reading process looks customers up on its own
     connection; people it does not know yet (new, or created by a batch it read ahead of)
@@ -151,7 +151,6 @@ def test_a_reading_process_finds_known_customers_and_this_one_creates_new_ones(
     with path.open("a", encoding="utf-8") as handle:
         for row in rows:
             handle.write(",".join({**cells, **common, **row}[name] for name in cells) + "\n")
-    monkeypatch.setattr(orders, "READER_PROCESS_BYTES", 0)
     finders = tmp_path / "finders"
     find = orders.customers_find
 
