@@ -61,7 +61,7 @@ def customer_create(request: HttpRequest, payload: CustomerCreateIn) -> Status[C
     """Create a profile; its email and phone become identities and must be free (409)."""
     data = payload.model_dump()
     data["timezone_name"] = data.pop("timezone")
-    customer = services.customer_create(**data, source="api")
+    customer = services.customer_create(**data, source="api", actor_label=actor_label(request))
     return Status(201, _detail(customer.public_id))
 
 
@@ -71,7 +71,11 @@ def customer_update(
 ) -> CustomerOut:
     """Change the fields sent; a new email or phone is claimed as an identity."""
     customer = selectors.customer_get(public_id=customer_id)
-    services.customer_update(customer=customer, data=payload.model_dump(exclude_unset=True))
+    services.customer_update(
+        customer=customer,
+        data=payload.model_dump(exclude_unset=True),
+        actor_label=actor_label(request),
+    )
     return _detail(customer_id)
 
 
@@ -81,7 +85,7 @@ def customer_erase(request: HttpRequest, customer_id: str) -> CustomerOut:
     erased profile; erasing twice is harmless. Profiles merged into it are erased too."""
     customer: Customer = selectors.customer_get(public_id=customer_id)
     services.customer_ensure_live(customer)
-    services.customer_erase(customer=customer)
+    services.customer_erase(customer=customer, actor_label=actor_label(request))
     return _detail(customer_id)
 
 
@@ -95,6 +99,7 @@ def customer_consent_set(request: HttpRequest, customer_id: str, payload: Consen
         status=payload.status,
         source=payload.source,
         occurred_at=payload.occurred_at,
+        actor_label=actor_label(request),
     )
 
 
@@ -113,6 +118,7 @@ def customer_identity_add(
         value=payload.value,
         verified=payload.verified,
         source=payload.source,
+        actor_label=actor_label(request),
     )
     return Status(201, identity)
 
@@ -125,7 +131,9 @@ def customer_address_add(
 ) -> Status[Address]:
     """Add a postal address; a new default replaces the previous default of its kind."""
     customer = selectors.customer_get(public_id=customer_id)
-    address = services.address_add(customer=customer, data=payload.model_dump())
+    address = services.address_add(
+        customer=customer, data=payload.model_dump(), actor_label=actor_label(request)
+    )
     return Status(201, address)
 
 

@@ -86,6 +86,7 @@ def customer_create(
     city: str = "",
     source: str = "api",
     actor: Actor = None,
+    actor_label: str = "",
 ) -> Customer:
     """Create a profile; its email and phone become identities, which must be free."""
     fields = _clean_profile(
@@ -110,12 +111,15 @@ def customer_create(
             object_type="customer",
             object_id=customer.public_id,
             actor=actor,
+            actor_label=actor_label,
             data={"source": source},
         )
     return customer
 
 
-def customer_update(*, customer: Customer, data: dict[str, Any], actor: Actor = None) -> Customer:
+def customer_update(
+    *, customer: Customer, data: dict[str, Any], actor: Actor = None, actor_label: str = ""
+) -> Customer:
     """Change profile fields; a new email or phone is claimed as an identity."""
     unknown = set(data) - set(PROFILE_FIELDS)
     if unknown:
@@ -138,12 +142,13 @@ def customer_update(*, customer: Customer, data: dict[str, Any], actor: Actor = 
                 object_type="customer",
                 object_id=customer.public_id,
                 actor=actor,
+                actor_label=actor_label,
                 data={"fields": sorted(changed)},
             )
     return customer
 
 
-def customer_erase(*, customer: Customer, actor: Actor = None) -> Customer:
+def customer_erase(*, customer: Customer, actor: Actor = None, actor_label: str = "") -> Customer:
     """Right to erasure: personal data goes; orders stay (anonymous) for the books."""
     from omnicrm.customers.merge import customer_merges_erase
 
@@ -169,6 +174,7 @@ def customer_erase(*, customer: Customer, actor: Actor = None) -> Customer:
             object_type="customer",
             object_id=customer.public_id,
             actor=actor,
+            actor_label=actor_label,
         )
     return customer
 
@@ -181,6 +187,7 @@ def identity_add(
     verified: bool = False,
     source: str = "api",
     actor: Actor = None,
+    actor_label: str = "",
 ) -> Identity:
     if kind not in IdentityKind.values:
         raise ValidationFailed(f"unknown identity kind {kind!r}", field="kind")
@@ -197,12 +204,15 @@ def identity_add(
             object_type="customer",
             object_id=customer.public_id,
             actor=actor,
+            actor_label=actor_label,
             data={"kind": kind},
         )
     return identity
 
 
-def address_add(*, customer: Customer, data: dict[str, Any], actor: Actor = None) -> Address:
+def address_add(
+    *, customer: Customer, data: dict[str, Any], actor: Actor = None, actor_label: str = ""
+) -> Address:
     allowed = {"kind", "line1", "line2", "city", "region", "postal_code", "country", "is_default"}
     unknown = set(data) - allowed
     if unknown:
@@ -218,7 +228,11 @@ def address_add(*, customer: Customer, data: dict[str, Any], actor: Actor = None
         except IntegrityError as exc:
             raise Conflict("the customer already has a default address of that kind") from exc
         audit_log_write(
-            action="address.add", object_type="customer", object_id=customer.public_id, actor=actor
+            action="address.add",
+            object_type="customer",
+            object_id=customer.public_id,
+            actor=actor,
+            actor_label=actor_label,
         )
     return address
 
@@ -231,6 +245,7 @@ def consent_set(
     source: str = "",
     occurred_at: datetime | None = None,
     actor: Actor = None,
+    actor_label: str = "",
 ) -> Consent:
     """Record a consent decision; the history keeps every change with its source."""
     if channel not in ConsentChannel.values:
@@ -255,6 +270,7 @@ def consent_set(
             object_type="customer",
             object_id=customer.public_id,
             actor=actor,
+            actor_label=actor_label,
             data={"channel": channel, "status": status},
         )
     return consent

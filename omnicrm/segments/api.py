@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
+from omnicrm.core.api_auth import actor_label
 from omnicrm.core.api_errors import error_responses
 from omnicrm.core.pagination import Page, paginate
 from omnicrm.segments import selectors, services
@@ -37,7 +38,7 @@ def segment_create(request: HttpRequest, payload: SegmentCreateIn) -> Status[Seg
     """Create a dynamic segment (rules) or a static list. Invalid rules answer 422 with
     `field` naming the bad condition (`rules.all[2].any[0]`). A dynamic segment's members
     are computed by a refresh queued at once."""
-    segment = services.segment_create(**payload.model_dump())
+    segment = services.segment_create(**payload.model_dump(), actor_label=actor_label(request))
     return Status(201, segment)
 
 
@@ -57,12 +58,18 @@ def segment_retrieve(request: HttpRequest, segment_id: str) -> Segment:
 def segment_update(request: HttpRequest, segment_id: str, payload: SegmentUpdateIn) -> Segment:
     """Change the name, description or rules; new rules queue a refresh."""
     segment = selectors.segment_get(public_id=segment_id)
-    return services.segment_update(segment=segment, **payload.model_dump(exclude_unset=True))
+    return services.segment_update(
+        segment=segment,
+        **payload.model_dump(exclude_unset=True),
+        actor_label=actor_label(request),
+    )
 
 
 @router.delete("/{segment_id}", response={204: None, **error_responses(404)})
 def segment_delete(request: HttpRequest, segment_id: str) -> Status[None]:
-    services.segment_delete(segment=selectors.segment_get(public_id=segment_id))
+    services.segment_delete(
+        segment=selectors.segment_get(public_id=segment_id), actor_label=actor_label(request)
+    )
     return Status(204, None)
 
 
@@ -109,7 +116,9 @@ def segment_members_add(request: HttpRequest, segment_id: str, payload: MembersI
     """Add customers to a static list; unknown ids are listed in `unknown`. A dynamic
     segment answers 409."""
     segment = selectors.segment_get(public_id=segment_id)
-    result = services.segment_members_add(segment=segment, customer_ids=payload.customers)
+    result = services.segment_members_add(
+        segment=segment, customer_ids=payload.customers, actor_label=actor_label(request)
+    )
     return _members_out(segment, result)
 
 
@@ -119,5 +128,7 @@ def segment_members_add(request: HttpRequest, segment_id: str, payload: MembersI
 def segment_members_remove(request: HttpRequest, segment_id: str, payload: MembersIn) -> dict:
     """Remove customers from a static list."""
     segment = selectors.segment_get(public_id=segment_id)
-    result = services.segment_members_remove(segment=segment, customer_ids=payload.customers)
+    result = services.segment_members_remove(
+        segment=segment, customer_ids=payload.customers, actor_label=actor_label(request)
+    )
     return _members_out(segment, result)

@@ -98,6 +98,7 @@ def segment_create(
     slug: str = "",
     description: str = "",
     actor: Actor = None,
+    actor_label: str = "",
 ) -> Segment:
     """Create a segment. A dynamic one gets its members by a refresh queued after commit."""
     if kind not in SegmentKind.values:
@@ -124,6 +125,7 @@ def segment_create(
             object_type="segment",
             object_id=segment.public_id,
             actor=actor,
+            actor_label=actor_label,
             data={"name": name, "kind": kind, "rules": clean_rules},
         )
         if segment.is_dynamic:
@@ -138,6 +140,7 @@ def segment_update(
     description: str | None = None,
     rules: Any = None,
     actor: Actor = None,
+    actor_label: str = "",
 ) -> Segment:
     """Change the name, description or rules; new rules queue a refresh after commit."""
     with transaction.atomic():
@@ -162,18 +165,20 @@ def segment_update(
                 object_type="segment",
                 object_id=locked.public_id,
                 actor=actor,
+                actor_label=actor_label,
                 data=changed,
             )
     return locked
 
 
-def segment_delete(*, segment: Segment, actor: Actor = None) -> None:
+def segment_delete(*, segment: Segment, actor: Actor = None, actor_label: str = "") -> None:
     with transaction.atomic():
         audit_log_write(
             action="segment.delete",
             object_type="segment",
             object_id=segment.public_id,
             actor=actor,
+            actor_label=actor_label,
             data={"name": segment.name},
         )
         segment.delete()
@@ -330,7 +335,9 @@ class MembersResult:
     unknown: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _add_customers(segment: Segment, customer_ids: list[int], actor: Actor) -> MembersResult:
+def _add_customers(
+    segment: Segment, customer_ids: list[int], actor: Actor, actor_label: str = ""
+) -> MembersResult:
     result = MembersResult()
     now = timezone.now()
     existing = set(
@@ -358,6 +365,7 @@ def _add_customers(segment: Segment, customer_ids: list[int], actor: Actor) -> M
         object_type="segment",
         object_id=segment.public_id,
         actor=actor,
+        actor_label=actor_label,
         data={"added": len(new)},
     )
     return result
@@ -371,19 +379,19 @@ def _customers_by_public_id(public_ids: list[str]) -> tuple[dict[str, int], list
 
 
 def segment_members_add(
-    *, segment: Segment, customer_ids: list[str], actor: Actor = None
+    *, segment: Segment, customer_ids: list[str], actor: Actor = None, actor_label: str = ""
 ) -> MembersResult:
     """Add customers (public ids) to a static list; unknown ids are reported, not added."""
     with transaction.atomic():
         locked = _static(segment)
         found, missing = _customers_by_public_id(customer_ids)
-        result = _add_customers(locked, list(found.values()), actor)
+        result = _add_customers(locked, list(found.values()), actor, actor_label)
         result.unknown = [{"customer": pid} for pid in missing]
     return result
 
 
 def segment_members_remove(
-    *, segment: Segment, customer_ids: list[str], actor: Actor = None
+    *, segment: Segment, customer_ids: list[str], actor: Actor = None, actor_label: str = ""
 ) -> MembersResult:
     """Remove customers (public ids) from a static list."""
     with transaction.atomic():
@@ -410,6 +418,7 @@ def segment_members_remove(
             object_type="segment",
             object_id=locked.public_id,
             actor=actor,
+            actor_label=actor_label,
             data={"removed": len(present)},
         )
     return MembersResult(

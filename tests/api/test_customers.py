@@ -5,11 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from omnicrm.core.models import AuditLog
+from omnicrm.core.models import ApiKey, AuditLog
 from omnicrm.customers import services
 from omnicrm.customers.models import ConsentEvent, Customer, Identity
 from omnicrm.orders.models import OrderStatus
-from tests.api.conftest import error_fields
+from tests.api.conftest import ApiClient, error_fields
 from tests.factories import CustomerFactory, OrderFactory, ReviewFactory
 
 pytestmark = pytest.mark.django_db
@@ -417,3 +417,34 @@ def test_retrieve_query_count_is_fixed(api, django_assert_max_num_queries):
         response = api.get(f"/customers/{customer.public_id}")
 
     assert len(response.json()["identities"]) == 3
+
+
+def test_every_customer_change_through_the_api_is_audited_under_the_key(client, make_key):
+    """Who erased a profile, or changed a consent, must be answerable from the audit log:
+    the key's prefix and name, never "system" and never the secret."""
+    raw = make_key("read,write", name="shop backend")
+    api = ApiClient(client, raw)
+    created = api.post("/customers", {"name": "Hà", "email": "ha@example.com"}).json()
+    path = f"/customers/{created['id']}"
+    api.patch(path, {"city": "Huế"})
+    api.post(f"{path}/consents", {"channel": "email", "status": "granted"})
+    api.post(f"{path}/identities", {"kind": "loyalty_card", "value": "LC-1"})
+    api.post(f"{path}/addresses", {"kind": "shipping", "line1": "1 Lê Lợi", "country": "VN"})
+    api.delete(path)
+
+    key = ApiKey.objects.get(name="shop backend")
+    labels = dict(
+        AuditLog.objects.filter(object_id=created["id"]).values_list("action", "actor_label")
+    )
+    assert labels == dict.fromkeys(
+        [
+            "customer.create",
+            "customer.update",
+            "consent.set",
+            "identity.add",
+            "address.add",
+            "customer.erase",
+        ],
+        f"api_key:{key.prefix} (shop backend)",
+    )
+    assert not any(raw in label for label in labels.values())

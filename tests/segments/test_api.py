@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from omnicrm.core.models import ApiKey, AuditLog
 from omnicrm.segments import services
 from omnicrm.segments.models import Segment
 from tests.api.conftest import ApiClient
@@ -129,3 +130,27 @@ def test_delete_and_unknown_ids(shop: Shop, api: ApiClient):
     assert api.delete(f"/segments/{segment.public_id}").status_code == 204
     assert api.get(f"/segments/{segment.public_id}").status_code == 404
     assert api.get("/segments/seg_nope").json()["error"]["code"] == "not_found"
+
+
+def test_segment_changes_through_the_api_are_audited_under_the_key(shop: Shop, api: ApiClient):
+    static = api.post("/segments", {"name": "VIP", "kind": "static"}).json()
+    path = f"/segments/{static['id']}"
+    api.patch(path, {"description": "Best customers"})
+    api.post(f"{path}/members", {"customers": [shop.ha.public_id]})
+    api.post(f"{path}/members/remove", {"customers": [shop.ha.public_id]})
+    api.delete(path)
+
+    key = ApiKey.objects.get()
+    labels = dict(
+        AuditLog.objects.filter(object_id=static["id"]).values_list("action", "actor_label")
+    )
+    assert labels == dict.fromkeys(
+        [
+            "segment.create",
+            "segment.update",
+            "segment.members_add",
+            "segment.members_remove",
+            "segment.delete",
+        ],
+        f"api_key:{key.prefix} ({key.name})",
+    )
