@@ -481,8 +481,8 @@ def import_orders(
 ) -> None:
     when = stored_form(Order._meta.get_field("placed_at"), connection.vendor)
     elsewhere = threaded and csv_file.path.stat().st_size >= READER_PROCESS_BYTES
-    # A reading process has its own connection: it can only find customers that this
-    # one has committed where nothing here is left uncommitted for the import's length.
+    # A reading process looks customers up on a connection of its own, which sees only
+    # what this one has committed: nothing inside a transaction, nothing in memory.
     find = not elsewhere or others_see_commits()
     with produced(
         lambda: read_orders(csv_file, batch_size, when, find=find), elsewhere=elsewhere
