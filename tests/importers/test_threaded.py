@@ -174,3 +174,39 @@ def test_a_reading_process_finds_known_customers_and_this_one_creates_new_ones(
     assert sorted(new.orders.values_list("external_id", flat=True)) == ["N-1", "N-2"]
     assert known[0].orders.filter(external_id__startswith="F-").count() == 300
     assert Order.objects.count() == shop.orders + 302
+
+
+def test_an_import_queues_the_segments_refresh_that_brings_its_customers_in(tmp_path):
+    """Orders re-check their customer one by one; a bulk import queues one refresh of
+    every dynamic segment instead of leaving them to the hourly one."""
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    from omnicrm.segments import services as segment_services
+
+    shop = demo_shop_generate(customers=200, out=tmp_path, seed=3, progress=False)
+    for kind in ("customers", "products"):
+        csv_import(kind=kind, path=shop.files[kind], progress=False)
+    DBTaskResult.objects.all().delete()
+    buyers = segment_services.segment_create(
+        name="Buyers", rules={"all": [{"field": "order_count", "op": "gte", "value": 1}]}
+    )
+    segment_services.segment_refresh(segment=buyers)
+    DBTaskResult.objects.all().delete()
+
+    csv_import(kind="orders", path=shop.files["orders"], progress=False, dry_run=True)
+    assert not DBTaskResult.objects.exists()
+
+    csv_import(kind="orders", path=shop.files["orders"], progress=False)
+    queued = DBTaskResult.objects.get()
+    assert queued.task_path.endswith("segments_refresh_all_task")
+    buyers.refresh_from_db()
+    assert buyers.member_count == 0
+
+    call_command("worker", max_tasks=1)
+
+    buyers.refresh_from_db()
+    assert buyers.member_count > 50
+    # Nothing left for a refresh now: the queued one brought every buyer in.
+    again = segment_services.segment_refresh(segment=buyers)
+    assert (again.entered, again.left, again.member_count) == (0, 0, buyers.member_count)

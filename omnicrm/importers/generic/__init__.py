@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from omnicrm.core.errors import ValidationFailed
 from omnicrm.core.services import audit_log_write
 from omnicrm.importers.bulk import import_session, statistics_refresh
+from omnicrm.importers.followups import segments_catch_up
 from omnicrm.importers.generic import customers, orders, products
 from omnicrm.importers.generic.rows import CsvFile, CsvImportResult, RowError
 
@@ -115,6 +116,8 @@ def csv_import(
                 },
             )
         statistics_refresh()
+        if kind in ("customers", "orders"):
+            segments_catch_up()
     result.errors.sort(key=lambda error: (error.line, error.field))
     result.seconds = time.perf_counter() - started
     return result

@@ -33,6 +33,7 @@ from omnicrm.importers.bulk import (
     statistics_refresh,
     sync,
 )
+from omnicrm.importers.followups import segments_catch_up
 from omnicrm.importers.olist.source import (
     COUNTRY,
     CURRENCY,
@@ -526,5 +527,6 @@ def olist_import(
                 data={"created": result.created, "updated": result.updated, "limit": limit},
             )
         statistics_refresh()
+        segments_catch_up()
     result.seconds = time.perf_counter() - started
     return result
