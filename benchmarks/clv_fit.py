@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import host  # benchmarks/host.py, beside this script
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,17 +68,7 @@ def setup_django() -> None:
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem_kb = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal"):
-                mem_kb = int(line.split()[1])
+    cpu = host.cpu_model()
     import numpy
     import scipy
 
@@ -92,7 +83,7 @@ def machine() -> dict[str, Any]:
         versions["lifetimes"] = f"not installed ({exc})"
     return {
         "nproc": os.cpu_count(),
-        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "memory_gib": host.memory_gib(),
         "cpu": cpu,
         "platform": platform.platform(),
         "load_average_at_start": os.getloadavg(),

@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import host  # benchmarks/host.py, beside this script
 import orjson
 import psycopg
 
@@ -480,16 +481,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def machine_info(db_url: str) -> dict[str, Any]:
-    cpu = ""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem_kb = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal")
-    )
+    cpu = host.cpu_model()
     with psycopg.connect(db_url) as conn:
         pg = conn.execute("SHOW server_version").fetchone()[0]
         settings = {
@@ -499,7 +491,7 @@ def machine_info(db_url: str) -> dict[str, Any]:
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
-        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "memory_gb": host.memory_gib(),
         "python": platform.python_version(),
         "postgresql": pg,
         "postgresql_settings": settings,

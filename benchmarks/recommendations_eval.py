@@ -32,6 +32,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import host  # benchmarks/host.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED = ROOT.parent / "shared" / "datasets"
@@ -41,21 +43,6 @@ SKIPPED_STATUSES = {"canceled", "unavailable"}
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = 0.0
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = int(line.split()[1]) / 1024 / 1024
-    except OSError:
-        pass
     versions = {}
     for pkg in ("numpy", "scipy", "implicit", "threadpoolctl"):
         try:
@@ -64,8 +51,8 @@ def machine() -> dict[str, Any]:
             versions[pkg] = "not installed"
     return {
         "cpus": os.cpu_count(),
-        "cpu": cpu,
-        "memory_gib": round(mem, 1),
+        "cpu": host.cpu_model(),
+        "memory_gib": host.memory_gib(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": versions,

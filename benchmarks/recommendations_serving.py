@@ -47,6 +47,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import host  # benchmarks/host.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 OLIST = Path(os.environ.get("OLIST_DIR", ROOT.parent / "shared" / "datasets" / "olist"))
@@ -61,18 +63,11 @@ GENERATED_ORDERS = 80_000
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as f:
-        mem_kb = next(int(line.split()[1]) for line in f if line.startswith("MemTotal"))
+    cpu = host.cpu_model()
     return {
         "nproc": os.cpu_count(),
         "cpu": cpu,
-        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "memory_gb": host.memory_gib(),
         "python": platform.python_version(),
         "platform": platform.platform(),
     }

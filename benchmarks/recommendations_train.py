@@ -43,6 +43,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import host  # benchmarks/host.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PG_DATABASES = {"olist-sample": "omnicrm_c1_bench_olist", "generated": "omnicrm_c1_bench"}
@@ -63,17 +65,10 @@ STAGES = (
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as f:
-        mem_kb = next(int(line.split()[1]) for line in f if line.startswith("MemTotal"))
+    cpu = host.cpu_model()
     return {
         "nproc": os.cpu_count(),
-        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "memory_gib": host.memory_gib(),
         "cpu": cpu,
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,

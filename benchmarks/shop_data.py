@@ -39,6 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import host  # benchmarks/host.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(
     os.environ.get("OMNICRM_BENCH_CACHE", str(Path(tempfile.gettempdir()) / "omnicrm-bench"))
@@ -83,18 +85,11 @@ class Shop:
 def machine() -> dict[str, Any]:
     import platform
 
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as f:
-        mem_kb = next(int(line.split()[1]) for line in f if line.startswith("MemTotal"))
+    cpu = host.cpu_model()
     return {
         "nproc": os.cpu_count(),
         "cpu": cpu,
-        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "memory_gib": host.memory_gib(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
     }
