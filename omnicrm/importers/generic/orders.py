@@ -460,20 +460,22 @@ def read_orders(
         batch.append(ready(order, when))
         batch_lines += len(order.lines)
         if batch_lines >= batch_size:
-            yield (number - counted, rejected, *_owned(batch, rejected, find))
+            yield (number - counted, rejected, _owned(batch, rejected, find))
             counted = number
             batch, rejected, batch_lines = [], [], 0
-    yield (number - counted, rejected, *_owned(batch, rejected, find))
+    yield (number - counted, rejected, _owned(batch, rejected, find))
 
 
 def _owned(
     batch: list[ReadyOrder], rejected: list[tuple[int, str, str]], find: bool
-) -> tuple[list[tuple[ReadyOrder, int | None]]]:
+) -> list[tuple[ReadyOrder, int | None]]:
+    """The batch's orders with their known customers (None: for the writer to settle);
+    orders whose email and external id are two people go to `rejected`."""
     if not find or not batch:
-        return ([(order, None) for order in batch],)
+        return [(order, None) for order in batch]
     found, conflicts = customers_find(batch)
     rejected.extend(conflicts)
-    return (found,)
+    return found
 
 
 def import_orders(

@@ -34,6 +34,7 @@ from omnicrm.importers.bulk import (
     sync,
 )
 from omnicrm.importers.followups import segments_catch_up
+from omnicrm.importers.generic.order_writing import LINE_FIELDS
 from omnicrm.importers.olist.source import (
     COUNTRY,
     CURRENCY,
@@ -342,22 +343,10 @@ class _Importer:
             "shipping_total",
             "total",
         ]
-        line_columns = [
-            "order_id",
-            "line_number",
-            "product_id",
-            "sku",
-            "title",
-            "quantity",
-            "unit_price",
-            "shipping",
-            "total",
-            "seller_ref",
-        ]
         payment_columns = ["order_id", "sequence", "method", "amount", "currency", "installments"]
         tables = (
             BulkTable(Order, order_columns),
-            BulkTable(OrderLine, line_columns),
+            BulkTable(OrderLine, LINE_FIELDS),
             BulkTable(Payment, payment_columns),
         )
         orders = self.source.orders
@@ -365,7 +354,9 @@ class _Importer:
             for part in chunked(orders, self.batch_size):
                 # One transaction per batch: an order, its lines and payments land together.
                 with transaction.atomic():
-                    self._order_batch(part, tables, order_columns, line_columns, payment_columns)
+                    self._order_batch(
+                        part, tables, order_columns, list(LINE_FIELDS), payment_columns
+                    )
                 bar.update(len(part))
         self.result.orders = len(orders)
 
